@@ -1,0 +1,239 @@
+//! The command line: `stepwise validate`, `stepwise fmt`, and (later) the GUI when no command
+//! is given. This is the contract other tools and scripts rely on: flags, output formats and
+//! exit codes are kept stable.
+//!
+//! Exit codes: 0 success, 1 a file has an ERROR (or is not canonical, for `fmt --check`),
+//! 2 bad usage or a file that cannot be read.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::asl::{self, Diagnostic, Format};
+use crate::validate::{self, MachineType, Options};
+
+#[derive(Parser, Debug)]
+#[command(name = "stepwise", version, about = "Design, validate, run and watch AWS Step Functions state machines.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check state machine definitions (JSON or YAML) the way AWS does.
+    Validate {
+        /// The kind of state machine; EXPRESS forbids activities, .sync and .waitForTaskToken.
+        #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+        machine_type: TypeArg,
+        /// Output: one line per problem (text) or a JSON array (json).
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print definitions in canonical form (2-space JSON or block YAML, key order kept).
+    Fmt {
+        /// Exit 1 when a file is not in canonical form; print nothing else.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Rewrite the files in place (atomically).
+        #[arg(long)]
+        write: bool,
+        /// Write JSON whatever the input format.
+        #[arg(long, conflicts_with = "yaml")]
+        json: bool,
+        /// Write YAML whatever the input format.
+        #[arg(long)]
+        yaml: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TypeArg {
+    #[value(name = "STANDARD")]
+    Standard,
+    #[value(name = "EXPRESS")]
+    Express,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Runs the command line. `main` only calls this.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
+        }
+        Some(Command::Validate { machine_type, format, files }) => {
+            let kind = match machine_type {
+                TypeArg::Standard => MachineType::Standard,
+                TypeArg::Express => MachineType::Express,
+            };
+            validate_files(&files, Options { kind }, format)
+        }
+        Some(Command::Fmt { check, write, json, yaml, files }) => {
+            let target = if json {
+                Some(Format::Json)
+            } else if yaml {
+                Some(Format::Yaml)
+            } else {
+                None
+            };
+            fmt_files(&files, check, write, target)
+        }
+    }
+}
+
+/// Reads a file, or says why not (the caller exits 2).
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("stepwise: cannot read {}: {e}", path.display()))
+}
+
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: String,
+    diagnostics: &'a [Diagnostic],
+}
+
+fn validate_files(files: &[PathBuf], options: Options, format: OutputFormat) -> ExitCode {
+    let mut worst = 0u8;
+    let mut reports: Vec<(String, Vec<Diagnostic>)> = Vec::new();
+    for path in files {
+        let bytes = match read(path) {
+            Ok(b) => b,
+            Err(msg) => {
+                eprintln!("{msg}");
+                worst = 2;
+                continue;
+            }
+        };
+        let diags = check_bytes(&bytes, Format::from_path(path), &options);
+        if diags.iter().any(Diagnostic::is_error) {
+            worst = worst.max(1);
+        }
+        reports.push((path.display().to_string(), diags));
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Text => {
+            for (file, diags) in &reports {
+                for d in diags {
+                    let _ = writeln!(out, "{}", text_line(file, d));
+                }
+            }
+        }
+        OutputFormat::Json => {
+            let list: Vec<FileReport> = reports.iter().map(|(f, d)| FileReport { file: f.clone(), diagnostics: d }).collect();
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    ExitCode::from(worst)
+}
+
+/// Parses and validates bytes: the diagnostics of both, parse problems first.
+pub fn check_bytes(bytes: &[u8], format: Option<Format>, options: &Options) -> Vec<Diagnostic> {
+    let (doc, mut diags) = asl::parse_bytes(bytes, format);
+    let unreadable = diags.iter().any(|d| {
+        matches!(
+            d.code,
+            asl::diagnostic::codes::INVALID_JSON | asl::diagnostic::codes::INVALID_YAML | asl::diagnostic::codes::INVALID_ENCODING | asl::diagnostic::codes::EMPTY_DOCUMENT
+        )
+    });
+    if !unreadable {
+        diags.extend(validate::validate(&doc, options));
+    }
+    diags
+}
+
+/// `file:line:column: SEVERITY CODE: message [at /pointer]`
+pub fn text_line(file: &str, d: &Diagnostic) -> String {
+    let at = match (d.line, d.column) {
+        (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+        _ => file.to_string(),
+    };
+    let loc = if d.location.is_empty() { String::new() } else { format!(" [at {}]", d.location) };
+    format!("{at}: {} {}: {}{loc}", d.severity.as_str(), d.code, d.message)
+}
+
+fn fmt_files(files: &[PathBuf], check: bool, write: bool, target: Option<Format>) -> ExitCode {
+    let mut worst = 0u8;
+    for path in files {
+        let bytes = match read(path) {
+            Ok(b) => b,
+            Err(msg) => {
+                eprintln!("{msg}");
+                worst = 2;
+                continue;
+            }
+        };
+        let (mut doc, diags) = asl::parse_bytes(&bytes, Format::from_path(path));
+        let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            // Formatting a file the reader could not take whole (a duplicate key, say) would
+            // drop part of it: refuse, and say what to fix.
+            for d in errors {
+                eprintln!("{}", text_line(&path.display().to_string(), d));
+            }
+            eprintln!("stepwise: {} was not formatted; fix the problems above first.", path.display());
+            worst = worst.max(1);
+            continue;
+        }
+        if let Some(t) = target {
+            doc.format = t;
+        }
+        let canonical = doc.to_text();
+        if check {
+            if canonical.as_bytes() != bytes.as_slice() {
+                println!("{} is not in canonical form", path.display());
+                worst = worst.max(1);
+            }
+        } else if write {
+            if canonical.as_bytes() != bytes.as_slice() {
+                if let Err(e) = write_atomic(path, canonical.as_bytes()) {
+                    eprintln!("stepwise: cannot write {}: {e}", path.display());
+                    worst = 2;
+                }
+            }
+        } else {
+            print!("{canonical}");
+        }
+    }
+    ExitCode::from(worst)
+}
+
+/// Writes a file so that a crash leaves either the old or the new content, never a mix: the
+/// bytes go to a temporary file in the same directory, are synced, and then renamed over.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Stepwise: design, validate, run and watch AWS Step Functions state machines.
+pub mod asl;
+pub mod validate;
+pub mod cli;
