@@ -9,12 +9,6 @@ pub fn template_body(s: &str) -> Option<&str> {
     Some(t)
 }
 
-/// Whether a string looks like it was meant to be JSONata (`{%` at the start or `%}` at the end).
-pub fn looks_like_template(s: &str) -> bool {
-    let t = s.trim();
-    t.starts_with("{%") || t.ends_with("%}")
-}
-
 /// Checks the syntax of a JSONata expression. The message says what the parser found wrong.
 pub fn check_syntax(expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {

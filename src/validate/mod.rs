@@ -105,21 +105,20 @@ impl<'d> Validator<'d> {
                 format!("The definition is {size} characters long; AWS accepts at most {MAX_DEFINITION_CHARS}. Split it into nested state machines."),
             );
         }
-        let mut ql = QueryLanguage::JsonPath;
         for (k, v) in obj {
             let p = pointer_push("", k);
             match k.as_str() {
                 "StartAt" | "States" => {}
                 "Comment" | "Version" => self.expect_string(&p, k, v),
                 "TimeoutSeconds" => self.expect_pos_int(&p, k, v),
-                "QueryLanguage" => match v.as_str().and_then(QueryLanguage::from_name) {
-                    Some(q) => ql = q,
-                    None => self.schema(&p, "QueryLanguage must be \"JSONPath\" or \"JSONata\"."),
-                },
+                "QueryLanguage" => {
+                    if v.as_str().and_then(QueryLanguage::from_name).is_none() {
+                        self.schema(&p, "QueryLanguage must be \"JSONPath\" or \"JSONata\".");
+                    }
+                }
                 _ => self.schema(&p, format!("The field '{k}' is not supported at the top level of a state machine.")),
             }
         }
-        let _ = ql;
         let scopes = model::scopes(root);
         // State names are unique across the whole machine, nested scopes included.
         let mut seen: HashMap<&str, String> = HashMap::new();
@@ -142,6 +141,10 @@ impl<'d> Validator<'d> {
         for scope in &scopes {
             self.scope(scope);
         }
+    }
+
+    pub fn top_query_language(&self) -> QueryLanguage {
+        self.doc.root.get("QueryLanguage").and_then(Value::as_str).and_then(QueryLanguage::from_name).unwrap_or_default()
     }
 
     pub fn expect_string(&mut self, p: &str, name: &str, v: &Value) {

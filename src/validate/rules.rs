@@ -16,6 +16,8 @@ use crate::asl::{intrinsic, jsonata, path};
 const MAX_SCOPE_DEPTH: usize = 40;
 const MAX_STATE_NAME_CHARS: usize = 80;
 const MAX_LABEL_CHARS: usize = 40;
+/// A year and a day, AWS's cap on a retrier's MaxDelaySeconds.
+const MAX_DELAY_SECONDS: u64 = 31_622_400;
 
 impl Validator<'_> {
     pub(super) fn scope(&mut self, scope: &Scope<'_>) {
@@ -31,11 +33,11 @@ impl Validator<'_> {
         let start = obj.get("StartAt");
         let states = obj.get("States");
         let mut missing = Vec::new();
-        if start.is_none() {
-            missing.push("StartAt");
-        }
         if states.is_none() {
             missing.push("States");
+        }
+        if start.is_none() {
+            missing.push("StartAt");
         }
         if !missing.is_empty() {
             self.schema(
@@ -47,7 +49,8 @@ impl Validator<'_> {
             for (k, _) in obj {
                 match k.as_str() {
                     "StartAt" | "States" | "Comment" => {}
-                    "ProcessorConfig" if sp.ends_with("/ItemProcessor") => {}
+                    // AWS also takes ProcessorConfig in the legacy Iterator.
+                    "ProcessorConfig" if sp.ends_with("/ItemProcessor") || sp.ends_with("/Iterator") => {}
                     _ => self.schema(pointer_push(sp, k), format!("The field '{k}' is not supported here.")),
                 }
             }
@@ -169,10 +172,10 @@ impl Validator<'_> {
             None => scope.query_language,
             Some(v) => match v.as_str().and_then(QueryLanguage::from_name) {
                 Some(q) => {
-                    if scope.query_language == QueryLanguage::Jsonata && q == QueryLanguage::JsonPath {
+                    if self.top_query_language() == QueryLanguage::Jsonata && q == QueryLanguage::JsonPath {
                         self.schema(
                             pointer_push(&sp, "QueryLanguage"),
-                            "A state cannot use JSONPath when the state machine (or its parent) uses JSONata.",
+                            "A state cannot use JSONPath when the state machine's top-level QueryLanguage is JSONata.",
                         );
                     }
                     q
@@ -210,7 +213,13 @@ impl Validator<'_> {
             }
             StateType::Parallel => {
                 match obj.get("Branches").and_then(Value::as_array) {
-                    Some(b) if !b.is_empty() => {}
+                    Some(b) if !b.is_empty() => {
+                        for (i, branch) in b.iter().enumerate() {
+                            if !branch.is_object() {
+                                self.schema(format!("{sp}/Branches/{i}"), "Each branch must be an object with \"StartAt\" and \"States\".");
+                            }
+                        }
+                    }
                     Some(_) => self.schema(pointer_push(&sp, "Branches"), "A Parallel state needs at least one branch."),
                     None if obj.contains_key("Branches") => {}
                     None => self.schema(&sp, "These fields are required: [Branches]"),
@@ -296,29 +305,35 @@ impl Validator<'_> {
         if jsonata::template_body(r).is_some() {
             return;
         }
+        if let Some(problem) = placeholder_problem(r) {
+            self.error(codes::INVALID_RESOURCE, rp, problem);
+            return;
+        }
         if !r.starts_with("arn:") {
-            // Deployment templates fill `${...}` in before AWS sees the text.
             if !r.contains("${") {
-                self.error(
+                // Other validators' fixtures use stand-ins like "foo:bar"; AWS itself refuses a
+                // Resource that is not an ARN when the machine is created, so say so clearly
+                // without failing the file, which may still be a template.
+                self.warning(
                     codes::INVALID_RESOURCE,
                     rp,
-                    format!("Resource \"{r}\" is not an ARN. Use an activity, Lambda function or service integration ARN such as arn:aws:states:::lambda:invoke."),
+                    format!("Resource \"{r}\" is not an ARN; AWS will refuse it at deploy time. Use an activity, Lambda function or service integration ARN such as arn:aws:states:::lambda:invoke."),
                 );
             }
             return;
         }
-        let parts: Vec<&str> = r.splitn(6, ':').collect();
-        if parts.len() < 6 || parts[2].is_empty() {
-            self.error(codes::INVALID_RESOURCE, rp, format!("Resource \"{r}\" is not a complete ARN (arn:partition:service:region:account:resource)."));
+        if let Err(why) = check_arn(r) {
+            self.error(codes::INVALID_RESOURCE, rp, format!("Resource \"{r}\" is not a valid ARN: {why}."));
             return;
         }
         if self.options.kind == MachineType::Express {
-            let what = if parts[2] == "states" && parts[5].starts_with("activity:") {
-                Some("Activity ARN".to_string())
+            let parts: Vec<&str> = r.splitn(6, ':').collect();
+            let what = if parts.len() == 6 && parts[2] == "states" && parts[5].starts_with("activity:") {
+                Some("Activity ARN")
             } else if r.ends_with(".sync") || r.contains(".sync:") {
-                Some("'.sync' service integration".to_string())
+                Some("'.sync' service integration")
             } else if r.ends_with(".waitForTaskToken") {
-                Some("'.waitForTaskToken' service integration".to_string())
+                Some("'.waitForTaskToken' service integration")
             } else {
                 None
             };
@@ -384,11 +399,33 @@ impl Validator<'_> {
         }
         if let Some(label) = obj.get("Label").and_then(Value::as_str) {
             let lp = pointer_push(sp, "Label");
+            if label.is_empty() {
+                self.error(codes::INVALID_LABEL_NAME, &lp, "Label cannot be empty; remove it or give the Map a name.");
+            }
             if label.chars().count() > MAX_LABEL_CHARS {
                 self.error(codes::INVALID_LABEL_NAME, &lp, format!("Label is {} characters long; at most {MAX_LABEL_CHARS} are allowed.", label.chars().count()));
             }
             if let Some(c) = label.chars().find(|c| is_forbidden_label_char(*c)) {
                 self.error(codes::INVALID_LABEL_NAME, &lp, format!("Label contains invalid character: {c:?}. Labels cannot hold spaces, control characters or any of < > {{ }} [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /."));
+            }
+        }
+        for (field, pairs) in [
+            ("ItemBatcher", &[("MaxItemsPerBatch", "MaxItemsPerBatchPath"), ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath")][..]),
+            ("ItemReader", &[][..]),
+        ] {
+            if let Some(o) = obj.get(field).and_then(Value::as_object) {
+                let fp = pointer_push(sp, field);
+                for (a, b) in pairs {
+                    self.exclusive(&fp, o, &[a, b]);
+                }
+                if let Some(rc) = o.get("ReaderConfig").and_then(Value::as_object) {
+                    self.exclusive(&pointer_push(&fp, "ReaderConfig"), rc, &["MaxItems", "MaxItemsPath"]);
+                }
+            }
+        }
+        if let Some(wc) = obj.get("ResultWriter").and_then(|w| w.get("WriterConfig")).and_then(Value::as_object) {
+            if !wc.contains_key("OutputType") {
+                self.schema(format!("{sp}/ResultWriter/WriterConfig"), "These fields are required: [OutputType]");
             }
         }
         if let Some(ir) = obj.get("ItemReader").and_then(Value::as_object) {
@@ -435,9 +472,14 @@ impl Validator<'_> {
                     let kp = pointer_push(&ip, k);
                     match (field, k.as_str()) {
                         (_, "ErrorEquals") | (_, "Comment") => {}
-                        ("Retry", "IntervalSeconds") | ("Retry", "MaxDelaySeconds") => {
+                        ("Retry", "IntervalSeconds") => {
                             if !is_int_at_least(v, 1) {
-                                self.schema(&kp, format!("{k} must be a positive whole number."));
+                                self.schema(&kp, "IntervalSeconds must be a positive whole number.");
+                            }
+                        }
+                        ("Retry", "MaxDelaySeconds") => {
+                            if !is_int_at_least(v, 1) || v.as_u64().is_some_and(|d| d > MAX_DELAY_SECONDS) {
+                                self.schema(&kp, format!("MaxDelaySeconds must be a whole number from 1 to {MAX_DELAY_SECONDS}."));
                             }
                         }
                         ("Retry", "MaxAttempts") => {
@@ -605,8 +647,8 @@ impl Validator<'_> {
         for (k, val) in obj {
             let name = k.strip_suffix(".$").unwrap_or(k);
             let kp = pointer_push(ap, k);
-            if name.is_empty() || !name.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                self.schema(&kp, format!("\"{name}\" is not a valid variable name: use letters, digits and _, starting with a letter or _."));
+            if name.is_empty() {
+                self.schema(&kp, "A variable name cannot be empty.");
             }
             match ql {
                 QueryLanguage::Jsonata => self.jsonata_value(&kp, val),
@@ -685,6 +727,16 @@ impl Validator<'_> {
 
     /// A JSONPath-mode payload template: `.$` keys hold a path or an intrinsic function.
     fn template(&mut self, tp: &str, obj: &Map<String, Value>) {
+        for k in obj.keys() {
+            if let Some(plain) = k.strip_suffix(".$") {
+                if obj.contains_key(plain) {
+                    self.schema(
+                        pointer_push(tp, k),
+                        format!("\"{plain}\" and \"{k}\" are both set; the output would have two fields named \"{plain}\". Keep one."),
+                    );
+                }
+            }
+        }
         for (k, v) in obj {
             let kp = pointer_push(tp, k);
             self.template_entry(&kp, k, v);
@@ -718,6 +770,8 @@ impl Validator<'_> {
     }
 
     fn dynamic_value(&mut self, kp: &str, k: &str, s: &str) {
+        // AWS ignores trailing blanks after a path or call, but not leading ones.
+        let s = s.trim_end();
         if intrinsic::looks_like_intrinsic(s) {
             if let Err(e) = intrinsic::parse_intrinsic(s) {
                 self.schema(kp, format!("The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call: {e}"));
@@ -742,7 +796,15 @@ impl Validator<'_> {
             },
             PathRule::ReferenceOrIntrinsic => {
                 if intrinsic::looks_like_intrinsic(s) {
-                    intrinsic::parse_intrinsic(s).map(|_| ()).map_err(|e| e.to_string())
+                    match intrinsic::parse_intrinsic(s.trim_end()) {
+                        Ok(call) if STRING_FUNCTIONS.contains(&call.function.name()) => Ok(()),
+                        Ok(call) => Err(format!(
+                            "{} does not return a string; only {} can give an error or cause",
+                            call.function.name(),
+                            STRING_FUNCTIONS.join(", ")
+                        )),
+                        Err(e) => Err(e.to_string()),
+                    }
                 } else {
                     path::parse_reference_path(s).map(|_| ()).map_err(|e| e.to_string())
                 }
@@ -779,7 +841,9 @@ impl Validator<'_> {
                     self.error(codes::INVALID_JSONATA_EXPRESSION, fp, format!("The JSONata expression {s} is not valid: {e}."));
                 }
             }
-            None if must_be_template || jsonata::looks_like_template(s) => self.error(
+            // AWS takes " {% x %} " (not exactly wrapped) as a plain string, so only a string
+            // that opens without closing (or closes without opening) is taken for a mistake.
+            None if must_be_template || s.starts_with("{%") || s.ends_with("%}") => self.error(
                 codes::INVALID_JSONATA_EXPRESSION,
                 fp,
                 format!("\"{s}\" must be a JSONata expression written as {{% expression %}}."),
@@ -788,6 +852,17 @@ impl Validator<'_> {
         }
     }
 }
+
+/// Intrinsic functions that return a string, the only ones Fail's ErrorPath/CausePath take.
+const STRING_FUNCTIONS: &[&str] = &[
+    "States.Format",
+    "States.UUID",
+    "States.JsonToString",
+    "States.ArrayGetItem",
+    "States.Base64Encode",
+    "States.Base64Decode",
+    "States.Hash",
+];
 
 #[derive(Clone, Copy)]
 enum PathRule {
@@ -811,6 +886,66 @@ fn is_forbidden_label_char(c: char) -> bool {
         || c.is_control()
         || ('\u{7f}'..='\u{9f}').contains(&c)
         || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+}
+
+/// An unclosed `${` in a deployment-template placeholder.
+fn placeholder_problem(r: &str) -> Option<String> {
+    let mut rest = r;
+    while let Some(i) = rest.find("${") {
+        match rest[i..].find('}') {
+            Some(j) => rest = &rest[i + j + 1..],
+            None => return Some(format!("Resource \"{r}\" has a \"${{\" placeholder that is never closed with \"}}\".")),
+        }
+    }
+    None
+}
+
+/// The optimized DynamoDB integration has only these four actions; the rest go through
+/// `aws-sdk:dynamodb:*`.
+const DYNAMODB_OPTIMIZED: &[&str] = &["getItem", "putItem", "updateItem", "deleteItem"];
+
+/// Checks the shape of an ARN: `arn:partition:service:region:account:resource`, with the
+/// Lambda qualifier and optimized-integration rules AWS applies. `${...}` placeholders pass.
+fn check_arn(r: &str) -> Result<(), String> {
+    let parts: Vec<&str> = r.splitn(6, ':').collect();
+    if parts.len() < 6 {
+        return Err("an ARN has six parts, arn:partition:service:region:account:resource".into());
+    }
+    let (partition, service, account, resource) = (parts[1], parts[2], parts[4], parts[5]);
+    let templated = |s: &str| s.contains("${");
+    if !templated(partition) && !matches!(partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-eusc") {
+        return Err(format!("\"{partition}\" is not an AWS partition"));
+    }
+    if service.is_empty() {
+        return Err("the service part is empty".into());
+    }
+    if !templated(account) && !account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("the account \"{account}\" is not a number"));
+    }
+    if resource.is_empty() || resource.ends_with(':') {
+        return Err("the resource part is empty or ends with ':'".into());
+    }
+    if service == "lambda" {
+        if let Some(rest) = resource.strip_prefix("function:") {
+            if let Some((_, qualifier)) = rest.split_once(':') {
+                let ok = qualifier == "$LATEST" || templated(qualifier) || qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !ok {
+                    return Err(format!("\"{qualifier}\" is not a Lambda version or alias"));
+                }
+            }
+        }
+    }
+    if service == "states" && parts[3].is_empty() && account.is_empty() {
+        if let Some(action) = resource.strip_prefix("dynamodb:") {
+            let action = action.split('.').next().unwrap_or(action);
+            if !DYNAMODB_OPTIMIZED.contains(&action) {
+                return Err(format!(
+                    "the optimized DynamoDB integration has no \"{action}\" action (it has getItem, putItem, updateItem, deleteItem); use arn:aws:states:::aws-sdk:dynamodb:{action}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// RFC 3339 date-time, as AWS requires for Wait `Timestamp` and Timestamp comparisons.
