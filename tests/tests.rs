@@ -1,1 +1,24 @@
+//! One integration-test binary (it links once, which matters on two cores).
+mod cli;
+mod edits;
+mod layers;
+mod robustness;
+mod roundtrip;
+mod validator;
+mod workflows;
 
+use std::path::{Path, PathBuf};
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn workflow_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("workflows"))
+        .expect("workflows/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".asl.json"))
+        .collect();
+    files.sort();
+    files
+}

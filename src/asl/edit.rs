@@ -192,7 +192,9 @@ fn retarget_in_scope(root: &mut Value, scope_pointer: &str, name: &str, to: Opti
 
 /// Removes a state (and whatever it contains). Transitions into it go to its successor when it
 /// had a single `Next`; otherwise a `Next` becomes `End`, and Choice rules, `Default`s and
-/// catchers aimed at it are removed.
+/// catchers aimed at it are removed. States that were reached only through the deleted
+/// state's own Choice rules or catchers are left in place (the validator reports them as
+/// unreachable, so the person decides whether they go too).
 pub fn delete_state(root: &mut Value, name: &str) -> Result<Value, EditError> {
     let (scope_pointer, _) = locate(root, name)?;
     let removed = states_mut(root, &scope_pointer)?.shift_remove(name).ok_or_else(|| EditError::NoSuchState(name.into()))?;
@@ -379,7 +381,8 @@ mod tests {
         let mut m = machine();
         move_state(&mut m, "C", "/States/D/Branches/0").unwrap();
         assert!(m["States"]["D"]["Branches"][0]["States"]["C"].is_object());
-        assert_eq!(m["States"]["B"]["Choices"].as_array().unwrap().len(), 0, "rule into C went with it");
+        assert_eq!(m["States"]["B"]["Choices"][0]["Next"], "D", "the rule into C now goes to C's successor");
+        assert_eq!(m["States"]["D"]["Branches"][0]["States"]["C"]["End"], true, "C's own transitions are cleared");
         move_state(&mut m, "E", "").unwrap();
         assert_eq!(m["States"]["D"]["Branches"][0]["StartAt"], "C");
         assert!(move_state(&mut m, "D", "/States/D/Branches/0").is_err());

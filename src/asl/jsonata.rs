@@ -14,6 +14,9 @@ pub fn check_syntax(expr: &str) -> Result<(), String> {
     if expr.trim().is_empty() {
         return Err("the expression is empty".into());
     }
+    if let Some(at) = number_with_trailing_dot(expr) {
+        return Err(format!("the number at offset {at} ends with '.'; add the decimals or remove the dot"));
+    }
     // The parser is third-party code fed with user text: a panic inside it must not take the
     // app down, so it is contained and reported like any syntax error.
     let result = std::panic::catch_unwind(|| {
@@ -26,6 +29,40 @@ pub fn check_syntax(expr: &str) -> Result<(), String> {
     }
 }
 
+/// JSONata's number grammar (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([Ee][-+]?[0-9]+)?`) wants digits
+/// after a decimal point; `jsonata-rs` takes `420.` anyway, so this fills that gap. Strings,
+/// regexes and backtick names are skipped; `..` (the range operator) is not a decimal point.
+fn number_with_trailing_dot(expr: &str) -> Option<usize> {
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b'_' | b'$' | b'.'))) => {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i < b.len() && b[i] == b'.' && b.get(i + 1).is_none_or(|n| !n.is_ascii_digit() && *n != b'.') {
+                    return Some(start);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +72,10 @@ mod tests {
         assert!(check_syntax("$states.input.a + 1").is_ok());
         assert!(check_syntax("$sum([1,2])").is_ok());
         assert!(check_syntax("$states.input.(").is_err());
+        assert!(check_syntax("420.").is_err());
+        assert!(check_syntax("[1..5]").is_ok());
+        assert!(check_syntax("$a.b1.c + 1.5").is_ok());
+        assert!(check_syntax("'420.'").is_ok());
         assert_eq!(template_body("{% 1 %}"), Some(" 1 "));
         assert_eq!(template_body("{% 1"), None);
     }

@@ -229,8 +229,13 @@ impl JsonBuilder<'_, '_> {
 }
 
 /// A JSON number kept exactly as written (`serde_json`'s `arbitrary_precision`).
+///
+/// `Number::from_str` re-spells exponents (`1e5` becomes `1e+5`), which would change the
+/// user's file on save; so the text is checked against JSON's number grammar by that parse
+/// and then kept verbatim.
 pub fn number_from_text(text: &str) -> Option<Number> {
-    text.parse::<Number>().ok()
+    text.parse::<Number>().ok()?;
+    Some(Number::from_string_unchecked(text.to_string()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,7 +456,7 @@ mod tests {
         let v = p.value.unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":1.0,"b":[true,{"c":1e5}]}"#);
         assert_eq!(p.map.get("/a").unwrap().key, Some(Position { line: 2, column: 3 }));
-        assert_eq!(p.map.get("/b/1/c").unwrap().value, Position { line: 3, column: 20 });
+        assert_eq!(p.map.get("/b/1/c").unwrap().value, Position { line: 3, column: 21 });
     }
 
     #[test]

@@ -87,7 +87,8 @@ pub const STATE_FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "Retry", ty: F::Array, lang: L::Both, states: WORKERS },
     FieldSpec { name: "Catch", ty: F::Array, lang: L::Both, states: WORKERS },
     // Task
-    FieldSpec { name: "Resource", ty: F::String, lang: L::Both, states: &[Task] },
+    // Checked in the Task rules (a string ARN, or a CloudFormation intrinsic to be resolved).
+    FieldSpec { name: "Resource", ty: F::Any, lang: L::Both, states: &[Task] },
     FieldSpec { name: "TimeoutSeconds", ty: F::PosInt, lang: L::Both, states: &[Task] },
     FieldSpec { name: "TimeoutSecondsPath", ty: F::RefPath, lang: L::JsonPathOnly, states: &[Task] },
     FieldSpec { name: "HeartbeatSeconds", ty: F::PosInt, lang: L::Both, states: &[Task] },

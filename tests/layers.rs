@@ -1,0 +1,63 @@
+//! Tidy checks over the sources: the layers only depend downwards, and library code does not
+//! `unwrap`.
+
+use std::path::Path;
+
+/// Each layer and the layers it must never name. Lower layers never depend on higher ones.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    ("asl", &["crate::validate", "crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+    ("validate", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn lower_layers_never_name_higher_ones() {
+    for (layer, forbidden) in FORBIDDEN {
+        let mut files = Vec::new();
+        rust_files(&crate::repo().join("src").join(layer), &mut files);
+        assert!(!files.is_empty(), "layer {layer} exists");
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for bad in *forbidden {
+                assert!(!text.contains(bad), "{} (layer {layer}) names {bad}", f.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn only_the_backend_names_the_aws_sdk() {
+    let mut files = Vec::new();
+    rust_files(&crate::repo().join("src"), &mut files);
+    for f in files {
+        if f.components().any(|c| c.as_os_str() == "backend") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(!text.contains("aws_sdk_"), "{} names aws_sdk_*", f.display());
+    }
+}
+
+#[test]
+fn library_code_does_not_unwrap() {
+    let mut files = Vec::new();
+    rust_files(&crate::repo().join("src"), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        // Unit tests live at the end of a file, after `#[cfg(test)]`.
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate() {
+            assert!(!line.contains(".unwrap()") && !line.contains(".expect("), "{}:{}: {line}", f.display(), i + 1);
+        }
+    }
+}
