@@ -29,7 +29,7 @@ fn rename_every_state_keeps_each_workflow_valid() {
             for scope in model::scopes(&root) {
                 assert_ne!(scope.start_at(), Some(name.as_str()));
                 for (n, s) in scope.states().unwrap() {
-                    assert!(model::transitions(s, n).iter().all(|t| t.target != name), "{n} still points at {name}");
+                    assert!(model::transitions(s).iter().all(|t| t.target != name), "{n} still points at {name}");
                 }
             }
         }
@@ -44,7 +44,7 @@ fn deleting_a_pass_or_task_keeps_each_workflow_valid() {
             let kind = model::state_type(state).unwrap();
             // A state that is alone in its scope cannot go without emptying the scope; the
             // others must leave a valid machine behind when they had a plain successor.
-            if !matches!(kind, StateType::Pass | StateType::Task | StateType::Wait) || model::transitions(state, "").len() != 1 || state.get("Next").is_none() {
+            if !matches!(kind, StateType::Pass | StateType::Task | StateType::Wait) || model::transitions(state).len() != 1 || state.get("Next").is_none() {
                 continue;
             }
             let mut copy = root.clone();
@@ -95,7 +95,7 @@ proptest! {
                 0 => { edit::rename_state(&mut root, &from, &format!("{from}'")).unwrap(); }
                 1 => {
                     let (_, _, s) = model::find_state(&root, &from).unwrap();
-                    if s.get("Next").is_some() && model::transitions(s, "").len() == 1 {
+                    if s.get("Next").is_some() && model::transitions(s).len() == 1 {
                         edit::delete_state(&mut root, &from).unwrap();
                     }
                 }

@@ -11,6 +11,7 @@
 
 pub mod diagnostic;
 pub mod edit;
+pub mod generate;
 pub mod intrinsic;
 pub mod jsonata;
 pub mod model;

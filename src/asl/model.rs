@@ -108,41 +108,58 @@ pub enum TransitionKind {
 pub struct Transition<'a> {
     pub kind: TransitionKind,
     pub target: &'a str,
-    /// Pointer of the field holding the target name.
-    pub pointer: String,
+}
+
+impl Transition<'_> {
+    /// Pointer of the field holding the target name, given the state's own pointer.
+    pub fn pointer(&self, state_pointer: &str) -> String {
+        match self.kind {
+            TransitionKind::Next => pointer_push(state_pointer, "Next"),
+            TransitionKind::Default => pointer_push(state_pointer, "Default"),
+            TransitionKind::ChoiceRule(i) => format!("{state_pointer}/Choices/{i}/Next"),
+            TransitionKind::Catch(i) => format!("{state_pointer}/Catch/{i}/Next"),
+        }
+    }
 }
 
 /// Every transition that leaves `state`, in document order. Targets that are not strings are
 /// skipped (the validator reports them).
-pub fn transitions<'a>(state: &'a Value, state_pointer: &str) -> Vec<Transition<'a>> {
+pub fn transitions(state: &Value) -> Vec<Transition<'_>> {
     let mut out = Vec::new();
-    if let Some(t) = state.get("Next").and_then(Value::as_str) {
-        out.push(Transition { kind: TransitionKind::Next, target: t, pointer: pointer_push(state_pointer, "Next") });
+    let Some(obj) = state.as_object() else { return out };
+    // Only the fields the state's type can have are looked up: this runs for every state on
+    // every validation, and each lookup hashes a key.
+    let kind = obj.get("Type").and_then(Value::as_str).and_then(StateType::from_name);
+    if kind == Some(StateType::Choice) {
+        return choice_transitions(obj);
     }
-    if let Some(rules) = state.get("Choices").and_then(Value::as_array) {
-        for (i, r) in rules.iter().enumerate() {
-            if let Some(t) = r.get("Next").and_then(Value::as_str) {
-                out.push(Transition {
-                    kind: TransitionKind::ChoiceRule(i),
-                    target: t,
-                    pointer: format!("{state_pointer}/Choices/{i}/Next"),
-                });
-            }
-        }
+    if let Some(t) = obj.get("Next").and_then(Value::as_str) {
+        out.push(Transition { kind: TransitionKind::Next, target: t });
     }
-    if let Some(t) = state.get("Default").and_then(Value::as_str) {
-        out.push(Transition { kind: TransitionKind::Default, target: t, pointer: pointer_push(state_pointer, "Default") });
+    if kind.is_some_and(|k| !k.has_retry_catch()) {
+        return out;
     }
-    if let Some(catchers) = state.get("Catch").and_then(Value::as_array) {
+    if let Some(catchers) = obj.get("Catch").and_then(Value::as_array) {
         for (i, c) in catchers.iter().enumerate() {
             if let Some(t) = c.get("Next").and_then(Value::as_str) {
-                out.push(Transition {
-                    kind: TransitionKind::Catch(i),
-                    target: t,
-                    pointer: format!("{state_pointer}/Catch/{i}/Next"),
-                });
+                out.push(Transition { kind: TransitionKind::Catch(i), target: t });
             }
         }
+    }
+    out
+}
+
+fn choice_transitions(obj: &Map<String, Value>) -> Vec<Transition<'_>> {
+    let mut out = Vec::new();
+    if let Some(rules) = obj.get("Choices").and_then(Value::as_array) {
+        for (i, r) in rules.iter().enumerate() {
+            if let Some(t) = r.get("Next").and_then(Value::as_str) {
+                out.push(Transition { kind: TransitionKind::ChoiceRule(i), target: t });
+            }
+        }
+    }
+    if let Some(t) = obj.get("Default").and_then(Value::as_str) {
+        out.push(Transition { kind: TransitionKind::Default, target: t });
     }
     out
 }

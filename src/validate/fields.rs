@@ -127,8 +127,12 @@ pub const STATE_FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "Label", ty: F::String, lang: L::Both, states: &[Map] },
 ];
 
+/// Looks a field up by name. Called for every field of every state, so it is a hash lookup,
+/// not a scan of the table.
 pub fn state_field(name: &str) -> Option<&'static FieldSpec> {
-    STATE_FIELDS.iter().find(|f| f.name == name)
+    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static FieldSpec>> =
+        std::sync::LazyLock::new(|| STATE_FIELDS.iter().map(|f| (f.name, f)).collect());
+    INDEX.get(name).copied()
 }
 
 /// The fields a state of this type may have in this query language, in table order.
@@ -180,5 +184,7 @@ pub const COMPARISONS: &[(&str, FieldType)] = &[
 ];
 
 pub fn comparison(name: &str) -> Option<FieldType> {
-    COMPARISONS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, FieldType>> =
+        std::sync::LazyLock::new(|| COMPARISONS.iter().copied().collect());
+    INDEX.get(name).copied()
 }

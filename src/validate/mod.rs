@@ -121,19 +121,19 @@ impl<'d> Validator<'d> {
         }
         let scopes = model::scopes(root);
         // State names are unique across the whole machine, nested scopes included.
-        let mut seen: HashMap<&str, String> = HashMap::new();
-        for scope in &scopes {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, scope) in scopes.iter().enumerate() {
             if let Some(states) = scope.states() {
                 for name in states.keys() {
-                    let here = scope.state_pointer(name);
                     if let Some(first) = seen.get(name.as_str()) {
+                        let first = scopes[*first].state_pointer(name);
                         self.error(
                             codes::DUPLICATE_STATE_NAME,
-                            &here,
+                            scope.state_pointer(name),
                             format!("The state name \"{name}\" is already used at {first}; state names must be unique in the whole state machine, branches and processors included."),
                         );
                     } else {
-                        seen.insert(name, here);
+                        seen.insert(name, i);
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The checks, one function per concern: scopes and their graph, states and their fields,
 //! Retry/Catch, Choice rules, paths and templates, Map settings, EXPRESS restrictions.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value};
 
@@ -89,23 +89,31 @@ impl Validator<'_> {
     /// Targets exist in the scope, every state is reachable, and the scope can end.
     fn graph(&mut self, scope: &Scope<'_>, states: &Map<String, Value>, start: Option<&str>) {
         let mut has_terminal = false;
+        // Transitions are worked out once, as indices into `edges`, and reused for reachability.
+        let names: Vec<&str> = states.keys().map(String::as_str).collect();
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let mut edges: Vec<Vec<usize>> = Vec::with_capacity(states.len());
         for (name, state) in states {
-            let sp = scope.state_pointer(name);
-            for t in model::transitions(state, &sp) {
-                if !states.contains_key(t.target) {
-                    let elsewhere = model::find_state(&self.doc.root, t.target).is_some();
-                    let why = if elsewhere {
-                        " It exists in another scope, but a transition cannot leave its Parallel branch or Map processor."
-                    } else {
-                        ""
-                    };
-                    self.error(
-                        codes::MISSING_TRANSITION_TARGET,
-                        &t.pointer,
-                        format!("Missing 'Next' target: \"{}\" is not a state in this scope.{why}", t.target),
-                    );
+            let mut out = Vec::new();
+            for t in model::transitions(state) {
+                match index.get(t.target) {
+                    Some(&i) => out.push(i),
+                    None => {
+                        let elsewhere = model::find_state(&self.doc.root, t.target).is_some();
+                        let why = if elsewhere {
+                            " It exists in another scope, but a transition cannot leave its Parallel branch or Map processor."
+                        } else {
+                            ""
+                        };
+                        self.error(
+                            codes::MISSING_TRANSITION_TARGET,
+                            t.pointer(&scope.state_pointer(name)),
+                            format!("Missing 'Next' target: \"{}\" is not a state in this scope.{why}", t.target),
+                        );
+                    }
                 }
             }
+            edges.push(out);
             match model::state_type(state) {
                 Some(t) if t.is_terminal() => has_terminal = true,
                 Some(_) if state.get("End") == Some(&Value::Bool(true)) => has_terminal = true,
@@ -119,20 +127,21 @@ impl Validator<'_> {
                 "Workflow has no terminal state: give one state \"End\": true, or add a Succeed or Fail state.",
             );
         }
-        let Some(start) = start.filter(|s| states.contains_key(*s)) else { return };
-        let mut reached: HashSet<&str> = HashSet::from([start]);
-        let mut queue = VecDeque::from([start]);
+        let Some(&start_index) = start.and_then(|s| index.get(s)) else { return };
+        let mut reached = vec![false; names.len()];
+        reached[start_index] = true;
+        let mut queue = VecDeque::from([start_index]);
         while let Some(n) = queue.pop_front() {
-            if let Some(state) = states.get(n) {
-                for t in model::transitions(state, "") {
-                    if states.contains_key(t.target) && reached.insert(t.target) {
-                        queue.push_back(t.target);
-                    }
+            for &t in &edges[n] {
+                if !reached[t] {
+                    reached[t] = true;
+                    queue.push_back(t);
                 }
             }
         }
-        for name in states.keys() {
-            if !reached.contains(name.as_str()) {
+        let start = names[start_index];
+        for (i, name) in names.iter().enumerate() {
+            if !reached[i] {
                 self.error(
                     codes::UNREACHABLE_STATE,
                     scope.state_pointer(name),
