@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Measures Stepwise against ../shared/conformance (material recorded from AWS and other
+# validators' fixtures). Prints the agreement figures and fails when one is below its target.
+# Usage: scripts/conformance.sh [SHARED_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${1:-../shared}"
+if [ ! -d "$shared/conformance" ]; then
+    echo "scripts/conformance.sh: $shared/conformance not found; nothing to measure." >&2
+    exit 0
+fi
+conformance="$(cd "$shared/conformance" && pwd)"
+python="$(command -v python3 || true)"
+if [ -z "$python" ]; then
+    echo "scripts/conformance.sh: python3 is needed to run the corpus checkers." >&2
+    exit 2
+fi
+
+cargo build --locked --release
+bin="$(pwd)/target/release/stepwise"
+
+echo "== Round trip: parse -> serialize -> parse over the corpus definitions"
+cargo test --locked --release --test tests -- --ignored --nocapture shared_corpus_round_trips 2>&1 | grep -E "round trip:|test result|panicked" || true
+
+echo "== Validator agreement"
+report="$(mktemp)"
+"$python" "$conformance/tools/check_validator.py" --cmd "$bin validate --type {type} {file}" --show 50 | tee "$report"
+
+# Targets from the foundation issue: AWS verdicts >= 97%, asl-validator >= 98%,
+# statelint and the language service (JSON and YAML) >= 90%.
+"$python" - "$report" <<'PY'
+import re, sys
+targets = {"localstack": 97.0, "asl-validator": 98.0, "statelint": 90.0, "asls-json": 90.0, "asls-yaml": 90.0}
+ok = True
+for line in open(sys.argv[1]):
+    m = re.match(r"^(\S+): agree (\d+)/(\d+)", line)
+    if m and m.group(1) in targets:
+        pct = 100.0 * int(m.group(2)) / int(m.group(3))
+        want = targets[m.group(1)]
+        status = "ok" if pct >= want else "BELOW TARGET"
+        ok &= pct >= want
+        print(f"{m.group(1)}: {pct:.1f}% (target {want}%) {status}")
+sys.exit(0 if ok else 1)
+PY
