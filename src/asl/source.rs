@@ -34,7 +34,7 @@ pub struct Spot {
 /// JSON pointer → where that key and value are written.
 #[derive(Clone, Debug, Default)]
 pub struct SourceMap {
-    spots: HashMap<String, Spot>,
+    spots: rustc_hash::FxHashMap<String, Spot>,
 }
 
 impl SourceMap {
