@@ -601,13 +601,19 @@ fn check_arguments(
     offsets: &[usize],
 ) -> Result<(), IntrinsicError> {
     match function {
+        // AWS accepts the template from a path too (recorded: `States.Format($.template, ...)`),
+        // so only literals of the wrong kind are refused here.
         Function::Format => match args.first() {
-            Some(Arg::String(_)) | None => Ok(()),
-            Some(_) => Err(IntrinsicError::Argument {
+            Some(Arg::Number(_) | Arg::Bool(_) | Arg::Null) => Err(IntrinsicError::Argument {
                 offset: offsets.first().copied().unwrap_or_default(),
-                reason: "the first argument of States.Format must be a string in single quotes, like 'Hello {}': it is the template".to_string(),
+                reason: "the first argument of States.Format is the template: a string in single quotes, like 'Hello {}', or a path to one".to_string(),
             }),
+            _ => Ok(()),
         },
+        Function::MathAdd | Function::MathRandom | Function::ArrayRange => literal_kinds(function, args, offsets, "a number", |a| matches!(a, Arg::Number(_))),
+        Function::Base64Encode | Function::Base64Decode | Function::StringToJson | Function::StringSplit | Function::Hash => {
+            literal_kinds(function, args, offsets, "a string", |a| matches!(a, Arg::String(_)))
+        }
         Function::JsonMerge => match args.get(2) {
             // A path or a call is only known at run time.
             Some(Arg::Bool(false) | Arg::Path(_) | Arg::Call(_)) | None => Ok(()),
@@ -618,6 +624,26 @@ fn check_arguments(
         },
         _ => Ok(()),
     }
+}
+
+/// Literal arguments must be of the kind the function computes with; paths and nested calls
+/// are only known at run time.
+fn literal_kinds(
+    function: Function,
+    args: &[Arg],
+    offsets: &[usize],
+    kind: &str,
+    ok: impl Fn(&Arg) -> bool,
+) -> Result<(), IntrinsicError> {
+    for (i, arg) in args.iter().enumerate() {
+        if !matches!(arg, Arg::Path(_) | Arg::Call(_)) && !ok(arg) {
+            return Err(IntrinsicError::Argument {
+                offset: offsets.get(i).copied().unwrap_or_default(),
+                reason: format!("argument {} of {} must be {kind} (or a path to one), not {arg}", i + 1, function.name()),
+            });
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -827,12 +853,9 @@ mod tests {
             "States.MathAdd takes 2 arguments but got 1",
             13,
         ),
-        (
-            "States.Format($.template, $.x)",
-            "must be a string in single quotes",
-            14,
-        ),
-        ("States.Format(1)", "must be a string in single quotes", 14),
+        ("States.Format(1)", "is the template", 14),
+        ("States.MathAdd(1, '-1')", "argument 2 of States.MathAdd must be a number", 18),
+        ("States.Base64Encode(5)", "must be a string", 20),
         ("States.JsonMerge($.a, $.b, true)", "must be false", 27),
         ("States.JsonMerge($.a, $.b, 'false')", "must be false", 27),
         ("States.Format('x'", "never closed", 13),

@@ -37,6 +37,17 @@ fn number_with_trailing_dot(expr: &str) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            // A regex literal (`/.../`) starts where an operand is expected; a '/' after an
+            // operand is division.
+            b'/' if b[..i].iter().rev().find(|c| !c.is_ascii_whitespace()).is_none_or(|p| b"(,=:[{!&|<>+-*%?;".contains(p)) => {
+                i += 1;
+                while i < b.len() && b[i] != b'/' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
             q @ (b'"' | b'\'' | b'`') => {
                 i += 1;
                 while i < b.len() && b[i] != q {
@@ -76,6 +87,8 @@ mod tests {
         assert!(check_syntax("[1..5]").is_ok());
         assert!(check_syntax("$a.b1.c + 1.5").is_ok());
         assert!(check_syntax("'420.'").is_ok());
+        assert!(check_syntax("$match($x, /^[a-z0-9.-]+\\.[a-z]{2,}$/)").is_ok());
+        assert!(check_syntax("$x / 2.").is_err());
         assert_eq!(template_body("{% 1 %}"), Some(" 1 "));
         assert_eq!(template_body("{% 1"), None);
     }
