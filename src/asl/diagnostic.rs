@@ -95,6 +95,10 @@ pub fn pointer_push(base: &str, segment: &str) -> String {
     let mut out = String::with_capacity(base.len() + segment.len() + 1);
     out.push_str(base);
     out.push('/');
+    if !segment.contains(['~', '/']) {
+        out.push_str(segment);
+        return out;
+    }
     for c in segment.chars() {
         match c {
             '~' => out.push_str("~0"),

@@ -221,6 +221,10 @@ pub fn scopes(root: &Value) -> Vec<Scope<'_>> {
         let scope = out[i].clone();
         if let Some(states) = scope.states() {
             for (name, state) in states {
+                // Only Parallel and Map states hold scopes; skip the pointer work for the rest.
+                if !matches!(state_type(state), Some(StateType::Parallel | StateType::Map)) {
+                    continue;
+                }
                 let sp = scope.state_pointer(name);
                 let ql = QueryLanguage::of(state, scope.query_language);
                 for (ptr, v) in child_scopes(state, &sp) {

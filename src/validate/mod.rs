@@ -11,7 +11,7 @@
 pub mod fields;
 mod rules;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
@@ -121,7 +121,7 @@ impl<'d> Validator<'d> {
         }
         let scopes = model::scopes(root);
         // State names are unique across the whole machine, nested scopes included.
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
         for (i, scope) in scopes.iter().enumerate() {
             if let Some(states) = scope.states() {
                 for name in states.keys() {

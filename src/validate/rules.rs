@@ -1,7 +1,9 @@
 //! The checks, one function per concern: scopes and their graph, states and their fields,
 //! Retry/Catch, Choice rules, paths and templates, Map settings, EXPRESS restrictions.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use serde_json::{Map, Value};
 
@@ -91,7 +93,7 @@ impl Validator<'_> {
         let mut has_terminal = false;
         // Transitions are worked out once, as indices into `edges`, and reused for reachability.
         let names: Vec<&str> = states.keys().map(String::as_str).collect();
-        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let index: FxHashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         let mut edges: Vec<Vec<usize>> = Vec::with_capacity(states.len());
         for (name, state) in states {
             let mut out = Vec::new();
