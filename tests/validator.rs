@@ -175,6 +175,7 @@ fn paths_templates_and_intrinsics() {
         machine(json!({"P": p}))
     };
     check(pass(json!({"InputPath": "$.a[0].b", "ResultPath": null, "OutputPath": "$$.Execution.Input"})), &[]);
+    check(pass(json!({"OutputPath": "$.Outputs[?(@.OutputKey == FooBar)].OutputValue"})), &[]);
     check(pass(json!({"Parameters": {"a.$": "$.x", "b.$": "States.Format('{} {}', $.f, $.g)", "c": "$.literal"}})), &[]);
     check(pass(json!({"Parameters": {"a.$": "x"}})), &["SCHEMA_VALIDATION_FAILED@/States/P/Parameters/a.$"]);
     check(pass(json!({"Parameters": {"a.$": 5}})), &["SCHEMA_VALIDATION_FAILED@/States/P/Parameters/a.$"]);

@@ -1331,12 +1331,9 @@ impl Parser<'_> {
                     "true" => Ok(Operand::Literal(Value::Bool(true))),
                     "false" => Ok(Operand::Literal(Value::Bool(false))),
                     "null" => Ok(Operand::Literal(Value::Null)),
-                    _ => syntax(
-                        start,
-                        format!(
-                            "'{word}' is not a value; quote text like '{word}', or start a path with @ or $"
-                        ),
-                    ),
+                    // Deployed definitions compare with unquoted words
+                    // (`[?(@.OutputKey == FooBar)]`); they are taken as the text they spell.
+                    _ => Ok(Operand::Literal(Value::String(word))),
                 }
             }
             Some(c) => syntax(
@@ -2631,7 +2628,6 @@ mod tests {
         ("$.a[?(@.x =~ /(/)]", "cannot be used", 13),
         ("$.a[?(@.x =~ /a/q)]", "not a regular expression flag", 13),
         ("$.a[?(1)]", "not a condition", 6),
-        ("$.a[?(@.x == abc)]", "not a value", 13),
         ("$.a[?()]", "expected a condition", 6),
         ("$.a.size2()", "not a JSONPath function", 4),
         ("$.a.length(1)", "takes no arguments", 4),
