@@ -8,7 +8,7 @@ fn every_workflow_validates_clean() {
     assert!(files.len() >= 6, "six example workflows ship: {files:?}");
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
-        let diags = stepwise::cli::check_bytes(&bytes, None, &Options { kind: MachineType::Standard });
+        let (_, diags) = stepwise::validate::check_bytes(&bytes, None, &Options { kind: MachineType::Standard });
         assert!(diags.is_empty(), "{}: {diags:#?}", f.display());
         let input = f.to_string_lossy().replace(".asl.json", ".input.json");
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();

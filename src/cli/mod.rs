@@ -127,7 +127,7 @@ fn validate_files(files: &[PathBuf], options: Options, format: OutputFormat) -> 
                 continue;
             }
         };
-        let diags = check_bytes(&bytes, Format::from_path(path), &options);
+        let (_, diags) = validate::check_bytes(&bytes, Format::from_path(path), &options);
         if diags.iter().any(Diagnostic::is_error) {
             worst = worst.max(1);
         }
@@ -148,21 +148,6 @@ fn validate_files(files: &[PathBuf], options: Options, format: OutputFormat) -> 
         }
     }
     ExitCode::from(worst)
-}
-
-/// Parses and validates bytes: the diagnostics of both, parse problems first.
-pub fn check_bytes(bytes: &[u8], format: Option<Format>, options: &Options) -> Vec<Diagnostic> {
-    let (doc, mut diags) = asl::parse_bytes(bytes, format);
-    let unreadable = diags.iter().any(|d| {
-        matches!(
-            d.code,
-            asl::diagnostic::codes::INVALID_JSON | asl::diagnostic::codes::INVALID_YAML | asl::diagnostic::codes::INVALID_ENCODING | asl::diagnostic::codes::EMPTY_DOCUMENT
-        )
-    });
-    if !unreadable {
-        diags.extend(validate::validate(&doc, options));
-    }
-    diags
 }
 
 /// `file:line:column: SEVERITY CODE: message [at /pointer]`

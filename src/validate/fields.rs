@@ -21,8 +21,9 @@ pub enum FieldType {
     Any,
     /// A JSONPath (`$.a[*]`), or null.
     PathOrNull,
-    /// A Reference Path (a single node, `$.a.b[0]`), or null.
-    RefPathOrNull,
+    /// ResultPath: a Reference Path into the state's input (`$.a.b[0]`; no context or
+    /// variable root), or null.
+    ResultPath,
     /// A Reference Path.
     RefPath,
     /// A Reference Path or an intrinsic function call (Fail's ErrorPath/CausePath).
@@ -78,7 +79,7 @@ pub const STATE_FIELDS: &[FieldSpec] = &[
     FieldSpec { name: "InputPath", ty: F::PathOrNull, lang: L::JsonPathOnly, states: NOT_FAIL },
     FieldSpec { name: "OutputPath", ty: F::PathOrNull, lang: L::JsonPathOnly, states: NOT_FAIL },
     FieldSpec { name: "Parameters", ty: F::PayloadTemplate, lang: L::JsonPathOnly, states: &[Task, Pass, Parallel, Map] },
-    FieldSpec { name: "ResultPath", ty: F::RefPathOrNull, lang: L::JsonPathOnly, states: &[Task, Pass, Parallel, Map] },
+    FieldSpec { name: "ResultPath", ty: F::ResultPath, lang: L::JsonPathOnly, states: &[Task, Pass, Parallel, Map] },
     FieldSpec { name: "ResultSelector", ty: F::PayloadTemplate, lang: L::JsonPathOnly, states: WORKERS },
     FieldSpec { name: "Result", ty: F::Any, lang: L::JsonPathOnly, states: &[Pass] },
     FieldSpec { name: "Arguments", ty: F::JsonataValue, lang: L::JsonataOnly, states: &[Task, Parallel, Map] },

@@ -63,10 +63,15 @@ pub fn validate(doc: &Document, options: &Options) -> Vec<Diagnostic> {
     out
 }
 
-/// Parses and validates text in one go, as the command line and the editor do.
-pub fn check_text(text: &str, format: crate::asl::Format, options: &Options) -> (Document, Vec<Diagnostic>) {
-    let (doc, mut diags) = crate::asl::parse(text, format);
-    if diags.iter().all(|d| d.code != codes::INVALID_JSON && d.code != codes::INVALID_YAML && d.code != codes::EMPTY_DOCUMENT) {
+/// Parses and validates bytes in one go, as the command line and the editor do: the
+/// diagnostics of both, parse problems first. A document that could not be read at all is not
+/// validated (every check would only repeat that it is missing).
+pub fn check_bytes(bytes: &[u8], format: Option<crate::asl::Format>, options: &Options) -> (Document, Vec<Diagnostic>) {
+    let (doc, mut diags) = crate::asl::parse_bytes(bytes, format);
+    let unreadable = diags.iter().any(|d| {
+        matches!(d.code, codes::INVALID_JSON | codes::INVALID_YAML | codes::INVALID_ENCODING | codes::EMPTY_DOCUMENT)
+    });
+    if !unreadable {
         diags.extend(validate(&doc, options));
     }
     (doc, diags)

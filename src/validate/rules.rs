@@ -519,7 +519,7 @@ impl Validator<'_> {
                         }
                         ("Catch", "Next") => self.expect_string(&kp, k, v),
                         ("Catch", "ResultPath") if ql == QueryLanguage::JsonPath => {
-                            self.field_value(&kp, k, FieldType::RefPathOrNull, v, ql)
+                            self.field_value(&kp, k, FieldType::ResultPath, v, ql)
                         }
                         ("Catch", "Output") if ql == QueryLanguage::Jsonata => self.field_value(&kp, k, FieldType::JsonataValue, v, ql),
                         ("Catch", "Assign") => self.assign(&kp, v, ql),
@@ -718,19 +718,16 @@ impl Validator<'_> {
                 }
             }
             FieldType::Any => {}
-            FieldType::PathOrNull | FieldType::RefPathOrNull | FieldType::RefPath | FieldType::RefPathOrIntrinsic => match v {
-                Value::Null if matches!(ty, FieldType::PathOrNull | FieldType::RefPathOrNull) => {}
+            FieldType::PathOrNull | FieldType::ResultPath | FieldType::RefPath | FieldType::RefPathOrIntrinsic => match v {
+                Value::Null if matches!(ty, FieldType::PathOrNull | FieldType::ResultPath) => {}
                 Value::String(s) => {
                     let rule = match ty {
                         FieldType::PathOrNull => PathRule::Path,
+                        FieldType::ResultPath => PathRule::ResultPath,
                         FieldType::RefPathOrIntrinsic => PathRule::ReferenceOrIntrinsic,
                         _ => PathRule::Reference,
                     };
-                    if name == "ResultPath" {
-                        self.path(fp, name, s, PathRule::ResultPath);
-                    } else {
-                        self.path(fp, name, s, rule);
-                    }
+                    self.path(fp, name, s, rule);
                 }
                 _ => self.schema(fp, format!("{name} must be a JSONPath string{}.", if matches!(ty, FieldType::RefPath | FieldType::RefPathOrIntrinsic) { "" } else { " or null" })),
             },
