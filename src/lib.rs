@@ -1,4 +1,5 @@
 //! Stepwise: design, validate, run and watch AWS Step Functions state machines.
 pub mod asl;
 pub mod validate;
+pub mod engine;
 pub mod cli;
