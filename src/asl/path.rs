@@ -87,6 +87,9 @@ pub enum Segment {
     Child(String),
     /// `[0]`, `[-1]` (negative counts from the end).
     Index(i64),
+    /// `[(@.length-1)]`: the Goessner script index, counted from the end of the array.
+    /// Only the `@.length - N` form is accepted, which is what definitions use it for.
+    FromEnd(u64),
     /// `.*` or `[*]`.
     Wildcard,
     /// `..name`, `..*`, `..[0]`, `..[?(...)]`: the inner segment applied at every depth.
@@ -520,6 +523,7 @@ fn non_reference_feature(segment: &Segment) -> Option<&'static str> {
         Segment::Descendant(_) => Some("the deep scan '..'"),
         Segment::Union(_) => Some("a list of several names or indexes, like [0,1]"),
         Segment::Slice { .. } => Some("an array slice, like [1:3]"),
+        Segment::FromEnd(_) => Some("a script index, like [(@.length-1)]"),
         Segment::Filter(_) => Some("a filter, like [?(@.price < 10)]"),
         Segment::Function(_) => Some("a function call, like .length()"),
     }
@@ -904,6 +908,7 @@ impl Parser<'_> {
                 Segment::Wildcard
             }
             Some('?') => self.filter()?,
+            Some('(') => self.script_index()?,
             Some('\'' | '"') => self.bracket_names()?,
             Some(c) if c == '-' || c == ':' || c.is_ascii_digit() => self.bracket_numbers(open)?,
             Some(']') => {
@@ -939,6 +944,37 @@ impl Parser<'_> {
                 ),
             ),
         }
+    }
+
+    /// `(@.length-N)` inside brackets; `self.pos` is at the `(`.
+    fn script_index(&mut self) -> Result<Segment, PathError> {
+        const EXPECTED: &str = "a script index has the form [(@.length-1)]";
+        let open = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        for expected in "@.length".chars() {
+            if self.peek() != Some(expected) {
+                return syntax(self.pos, EXPECTED);
+            }
+            self.pos += 1;
+        }
+        self.skip_ws();
+        let mut back = 0;
+        if self.peek() == Some('-') {
+            self.pos += 1;
+            self.skip_ws();
+            let at = self.pos;
+            match self.integer()? {
+                Some(n) if n >= 0 => back = n.unsigned_abs(),
+                _ => return syntax(at, EXPECTED),
+            }
+            self.skip_ws();
+        }
+        if self.peek() != Some(')') {
+            return syntax(self.pos, format!("{EXPECTED}; the '(' at character {} is not closed", open + 1));
+        }
+        self.pos += 1;
+        Ok(Segment::FromEnd(back))
     }
 
     fn bracket_names(&mut self) -> Result<Segment, PathError> {
@@ -1537,6 +1573,7 @@ impl fmt::Display for Segment {
             Segment::Child(name) if is_plain_name(name) => write!(f, ".{name}"),
             Segment::Child(name) => write!(f, "['{}']", escape_quoted(name)),
             Segment::Index(i) => write!(f, "[{i}]"),
+            Segment::FromEnd(n) => write!(f, "[(@.length-{n})]"),
             Segment::Wildcard => f.write_str("[*]"),
             Segment::Descendant(inner) => match inner.as_ref() {
                 Segment::Child(name) if is_plain_name(name) => write!(f, "..{name}"),
@@ -1812,6 +1849,13 @@ impl JsonPath {
                     None if strict => return Err(self.not_found()),
                     None => {}
                 },
+                Segment::FromEnd(back) => {
+                    let found = node.as_array().and_then(|a| {
+                        let back = usize::try_from(*back).ok()?;
+                        a.len().checked_sub(back).and_then(|i| a.get(i))
+                    });
+                    out.extend(found);
+                }
                 Segment::Wildcard => push_children(node, &mut out),
                 Segment::Union(items) => {
                     for item in items {
@@ -3193,5 +3237,17 @@ mod tests {
         assert_eq!(cmp("1E-3", "0.001"), Ordering::Equal);
         assert!(Decimal::parse("abc").is_none());
         assert!(Decimal::parse(".").is_none());
+    }
+
+    #[test]
+    fn script_index_counts_from_the_end() {
+        let doc = json!({"a": [1, 2, 3]});
+        assert_eq!(eval("$.a[(@.length-1)]", &doc).unwrap(), json!([3]));
+        assert_eq!(eval("$.a[( @.length - 3 )]", &doc).unwrap(), json!([1]));
+        assert_eq!(eval("$.a[(@.length-4)]", &doc).unwrap(), json!([]));
+        assert_eq!(parse_path("$.a[(@.length-2)]").unwrap().to_string(), "$.a[(@.length-2)]");
+        assert!(!parse_path("$.a[(@.length-1)]").unwrap().is_reference_path());
+        assert!(parse_path("$.a[(@.size-1)]").is_err());
+        assert!(parse_path("$.a[(@.length-1]").is_err());
     }
 }
