@@ -2,4 +2,5 @@
 pub mod asl;
 pub mod validate;
 pub mod engine;
+pub mod runtime;
 pub mod cli;

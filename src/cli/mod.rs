@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod run;
+
 use crate::asl::{self, Diagnostic, Format};
 use crate::validate::{self, MachineType, Options};
 
@@ -52,6 +54,34 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run one execution on the local engine and print {"status","output","error","cause"}.
+    Run {
+        /// The state machine definition (JSON or YAML).
+        definition: PathBuf,
+        /// The execution input: JSON text, or @FILE.
+        #[arg(long)]
+        input: Option<String>,
+        #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+        machine_type: TypeArg,
+        /// The execution's name (default: a fresh one).
+        #[arg(long)]
+        name: Option<String>,
+        /// A JSON object (or @FILE) merged into the context object.
+        #[arg(long)]
+        context: Option<String>,
+        /// Task results to use instead of calling resources.
+        #[arg(long)]
+        mock_config: Option<PathBuf>,
+        /// The test case of a Step Functions Local mock configuration.
+        #[arg(long)]
+        test_case: Option<String>,
+        /// 0 makes waits, retries and timeouts pass at once; 1 is real time.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Add the execution's history events ("events").
+        #[arg(long)]
+        history: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -90,6 +120,22 @@ pub fn run() -> ExitCode {
                 TypeArg::Express => MachineType::Express,
             };
             validate_files(&files, Options { kind }, format)
+        }
+        Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history }) => {
+            run::run(run::RunArgs {
+                definition,
+                input,
+                machine_type: match machine_type {
+                    TypeArg::Standard => crate::engine::MachineType::Standard,
+                    TypeArg::Express => crate::engine::MachineType::Express,
+                },
+                name,
+                context,
+                mock_config,
+                test_case,
+                time_scale,
+                history,
+            })
         }
         Some(Command::Fmt { check, write, json, yaml, files }) => {
             let target = if json {

@@ -1,0 +1,1980 @@
+//! The interpreter of one execution.
+//!
+//! An [`Execution`] is a set of *threads*: the top level, each running Parallel branch and
+//! each running Map iteration. A thread is either runnable (in the ready queue) or waiting:
+//! for a task result, a timer, or its children. [`Execution::handle`] feeds one input (a
+//! task result, a timer firing, a stop request) at a given time and runs every runnable
+//! thread until all wait again; what the outside world must do comes out as [`Command`]s,
+//! and what happened as history [`Event`]s.
+//!
+//! Nothing here reads a clock or a random source: time comes with each input and the
+//! random generator is seeded by the caller. Feeding the same inputs again gives the same
+//! events and commands, which is how the runtime resumes an execution after a restart.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::choice;
+use super::env::{Env, Random, Vars};
+use super::failure::{Failure, names};
+use super::history::{Details, Event, Millis, entered_type, exited_type, iso_time};
+use super::io_jsonpath as jp;
+use super::jsonata_eval as jsonata;
+use super::machine::{Machine, ROOT_SCOPE, ScopeId, StateDef, StateId};
+use crate::asl::model::StateType;
+
+/// Largest state input or output, in bytes of JSON text (AWS's 256 KiB payload quota).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TimerId(pub u64);
+
+type ThreadId = usize;
+
+/// What the outside world tells the interpreter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input")]
+pub enum Input {
+    /// A worker took an activity task (or a service acknowledged a request).
+    TaskStarted { task: TaskId, worker: Option<String> },
+    TaskHeartbeat { task: TaskId },
+    TaskSucceeded { task: TaskId, output: Value },
+    TaskFailed { task: TaskId, error: String, cause: String },
+    /// The task ran out of time on the resource's side (a mocked timeout).
+    TaskTimedOut { task: TaskId, error: String, cause: String },
+    TimerFired { timer: TimerId },
+    Stop { error: Option<String>, cause: Option<String> },
+}
+
+/// How a task resource is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// `arn:aws:states:…:activity:NAME`: a worker polls for it.
+    Activity,
+    /// `.waitForTaskToken`: the request is sent; a callback with the token completes it.
+    Callback,
+    /// Request-response and `.sync`: the resource's answer completes it.
+    Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRequest {
+    pub id: TaskId,
+    pub state_name: String,
+    pub resource: String,
+    pub kind: TaskKind,
+    pub payload: Value,
+    pub token: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+    /// How many times this state's task has been tried before (0 the first time).
+    pub attempt: u32,
+}
+
+/// What the interpreter asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    RunTask(TaskRequest),
+    CancelTask(TaskId),
+    StartTimer { timer: TimerId, at: Millis },
+    CancelTimer(TimerId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MachineType {
+    #[default]
+    Standard,
+    Express,
+}
+
+/// Who and what an execution is: the values of the context object's `Execution` and
+/// `StateMachine` parts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    pub execution_arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+    pub role_arn: String,
+    pub start_time: Millis,
+    pub machine_type: MachineType,
+    /// Seeds `States.UUID`, `States.MathRandom`, task tokens and retry jitter.
+    pub seed: u64,
+    /// Merged into the context object (`stepwise run --context`).
+    pub extra_context: Option<Value>,
+}
+
+/// One answer from a state's body.
+enum Step {
+    /// The state is done; go to `next` (or end the thread when `None`).
+    Next(Value, Option<StateId>),
+    /// The thread waits for a task, a timer or its children.
+    Wait,
+    /// The state failed; Retry and Catch may still handle it.
+    Fail(Failure),
+    /// The thread ends in failure (a Fail state): no Retry or Catch in this scope applies.
+    FailThread(Failure),
+    /// The thread ends successfully (Succeed state).
+    Succeed(Value),
+}
+
+struct Children {
+    kind: StateType,
+    /// Running thread of each slot.
+    threads: Vec<Option<ThreadId>>,
+    results: Vec<Option<Value>>,
+    /// Inputs not yet started (Map), by slot.
+    pending_inputs: VecDeque<(usize, Value)>,
+    running: usize,
+    finished: usize,
+    failed: usize,
+    max_concurrency: usize,
+    tolerated_count: Option<u64>,
+    tolerated_percentage: Option<f64>,
+    distributed: bool,
+}
+
+enum Phase {
+    Ready,
+    Task {
+        task: TaskId,
+        kind: TaskKind,
+        resource: String,
+        heartbeat_seconds: Option<u64>,
+        timeout_timer: Option<TimerId>,
+        heartbeat_timer: Option<TimerId>,
+    },
+    Wait {
+        timer: TimerId,
+        output: Value,
+    },
+    Retry {
+        timer: TimerId,
+    },
+    Children(Box<Children>),
+    Done,
+}
+
+struct Thread {
+    scope: ScopeId,
+    state: StateId,
+    /// The current state's raw input.
+    input: Value,
+    vars: Vars,
+    parent: Option<(ThreadId, usize)>,
+    phase: Phase,
+    last_event: u64,
+    /// The id of the current state's `…StateEntered` event (AWS names it in error causes).
+    entered_event: u64,
+    entered_at: Millis,
+    /// Retries done in this visit of the state.
+    attempt: u32,
+    retry_counts: Vec<u32>,
+    /// The current task's token, for `$$.Task.Token`.
+    token: Option<String>,
+    /// `$$.Map.Item` while an iteration's input is built; kept for the context object.
+    map_item: Option<(usize, Value)>,
+}
+
+#[derive(Clone, Copy)]
+enum TimerPurpose {
+    Wait,
+    Retry,
+    TaskTimeout,
+    Heartbeat,
+    ExecutionTimeout,
+}
+
+pub struct Execution {
+    machine: Arc<Machine>,
+    info: ExecutionInfo,
+    input: Value,
+    threads: Vec<Option<Thread>>,
+    ready: VecDeque<ThreadId>,
+    tasks: FxHashMap<TaskId, ThreadId>,
+    timers: FxHashMap<TimerId, (Option<ThreadId>, TimerPurpose)>,
+    next_task: u64,
+    next_timer: u64,
+    now: Millis,
+    random: Random,
+    events: Vec<Event>,
+    next_event_id: u64,
+    record_history: bool,
+    commands: Vec<Command>,
+    outcome: Option<Outcome>,
+    transitions: u64,
+}
+
+/// Whether a Retry or Catch's `ErrorEquals` covers `error`. `States.ALL` covers everything
+/// but the terminal errors (which never reach here); `States.TaskFailed` everything but
+/// timeouts.
+fn error_matches(list: &[String], error: &str) -> bool {
+    list.iter().any(|e| {
+        e == error
+            || e == names::ALL
+            || (e == names::TASK_FAILED && error != names::TIMEOUT && error != names::HEARTBEAT_TIMEOUT)
+    })
+}
+
+/// The size of a value's compact JSON text, stopping early once past `limit`.
+fn json_size_over(v: &Value, limit: usize) -> bool {
+    fn size(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null => *acc += 4,
+            Value::Bool(b) => *acc += if *b { 4 } else { 5 },
+            Value::Number(n) => *acc += n.to_string().len(),
+            Value::String(s) => *acc += s.len() + 2,
+            Value::Array(a) => {
+                *acc += 2 + a.len().saturating_sub(1);
+                for x in a {
+                    size(x, acc, limit);
+                }
+            }
+            Value::Object(m) => {
+                *acc += 2 + m.len().saturating_sub(1);
+                for (k, x) in m {
+                    *acc += k.len() + 3;
+                    size(x, acc, limit);
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    size(v, &mut acc, limit);
+    acc > limit
+}
+
+fn resource_parts(resource: &str) -> (String, String) {
+    // arn:aws:states:::service:action[.pattern] or arn:aws:states:::aws-sdk:service:action
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    if parts.len() == 6 && parts[2] == "states" && parts[4].is_empty() {
+        let rest = parts[5];
+        if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
+            if let Some((svc, action)) = sdk.split_once(':') {
+                return (format!("aws-sdk:{svc}"), action.to_owned());
+            }
+        }
+        if let Some((svc, action)) = rest.split_once(':') {
+            return (svc.to_owned(), action.to_owned());
+        }
+    }
+    if parts.len() == 6 && parts[2] == "lambda" {
+        return ("lambda".into(), "invoke".into());
+    }
+    (String::new(), resource.to_owned())
+}
+
+pub fn is_activity(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.split(':').collect();
+    parts.len() >= 7 && parts[2] == "states" && parts[5] == "activity"
+}
+
+impl Execution {
+    pub fn new(machine: Arc<Machine>, info: ExecutionInfo) -> Execution {
+        let random = Random::new(info.seed);
+        let now = info.start_time;
+        Execution {
+            machine,
+            info,
+            input: Value::Null,
+            threads: Vec::new(),
+            ready: VecDeque::new(),
+            tasks: FxHashMap::default(),
+            timers: FxHashMap::default(),
+            next_task: 1,
+            next_timer: 1,
+            now,
+            random,
+            events: Vec::new(),
+            next_event_id: 1,
+            record_history: true,
+            commands: Vec::new(),
+            outcome: None,
+            transitions: 0,
+        }
+    }
+
+    /// Keeps no history (the interpreter then only computes the outcome).
+    pub fn without_history(mut self) -> Execution {
+        self.record_history = false;
+        self
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    pub fn transitions(&self) -> u64 {
+        self.transitions
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn take_commands(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// Starts the execution at `info.start_time` and runs until every thread waits.
+    pub fn start(&mut self, input: Value) {
+        self.input = input.clone();
+        self.emit_raw(
+            0,
+            "ExecutionStarted",
+            Details::ExecutionStarted {
+                input: input.clone(),
+                role_arn: self.info.role_arn.clone(),
+            },
+        );
+        if let Some(t) = self.machine.timeout_seconds {
+            let timer = self.new_timer(None, TimerPurpose::ExecutionTimeout);
+            self.commands.push(Command::StartTimer {
+                timer,
+                at: self.now + (t as i64) * 1000,
+            });
+        }
+        let start = self.machine.scopes[ROOT_SCOPE].start;
+        let tid = self.spawn(ROOT_SCOPE, start, input, Vars::new(), None, 1);
+        self.ready.push_back(tid);
+        self.run();
+    }
+
+    /// Feeds one input at time `now` and runs until every thread waits again.
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        if self.outcome.is_some() {
+            return;
+        }
+        self.now = self.now.max(now);
+        match input {
+            Input::TimerFired { timer } => self.timer_fired(timer),
+            Input::TaskStarted { task, worker } => self.task_started(task, worker),
+            Input::TaskHeartbeat { task } => self.task_heartbeat(task),
+            Input::TaskSucceeded { task, output } => self.task_done(task, Ok(output)),
+            Input::TaskFailed { task, error, cause } => {
+                self.task_done(task, Err((Failure::new(error, cause), false)))
+            }
+            Input::TaskTimedOut { task, error, cause } => {
+                self.task_done(task, Err((Failure::new(error, cause), true)))
+            }
+            Input::Stop { error, cause } => {
+                let details = Details::ErrorCause {
+                    error: error.clone().unwrap_or_default(),
+                    cause: cause.clone().unwrap_or_default(),
+                };
+                self.finish(Status::Aborted, None, error, cause, "ExecutionAborted", details);
+            }
+        }
+        self.run();
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Threads and events
+    // -----------------------------------------------------------------------------------
+
+    fn spawn(
+        &mut self,
+        scope: ScopeId,
+        state: StateId,
+        input: Value,
+        vars: Vars,
+        parent: Option<(ThreadId, usize)>,
+        last_event: u64,
+    ) -> ThreadId {
+        let thread = Thread {
+            scope,
+            state,
+            input,
+            vars,
+            parent,
+            phase: Phase::Ready,
+            last_event,
+            entered_event: 0,
+            entered_at: self.now,
+            attempt: 0,
+            retry_counts: Vec::new(),
+            token: None,
+            map_item: None,
+        };
+        if let Some(free) = self.threads.iter().position(Option::is_none) {
+            self.threads[free] = Some(thread);
+            free
+        } else {
+            self.threads.push(Some(thread));
+            self.threads.len() - 1
+        }
+    }
+
+    fn emit_raw(&mut self, previous: u64, event_type: &'static str, details: Details) -> u64 {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        if self.record_history {
+            self.events.push(Event {
+                id,
+                previous_event_id: previous,
+                timestamp: self.now,
+                event_type,
+                details,
+            });
+        }
+        id
+    }
+
+    fn emit(&mut self, tid: ThreadId, event_type: &'static str, details: Details) {
+        let previous = self.threads[tid].as_ref().map_or(0, |t| t.last_event);
+        let id = self.emit_raw(previous, event_type, details);
+        if let Some(t) = self.threads[tid].as_mut() {
+            t.last_event = id;
+        }
+    }
+
+    fn new_timer(&mut self, tid: Option<ThreadId>, purpose: TimerPurpose) -> TimerId {
+        let id = TimerId(self.next_timer);
+        self.next_timer += 1;
+        self.timers.insert(id, (tid, purpose));
+        id
+    }
+
+    fn start_timer(&mut self, tid: ThreadId, purpose: TimerPurpose, at: Millis) -> TimerId {
+        let timer = self.new_timer(Some(tid), purpose);
+        self.commands.push(Command::StartTimer { timer, at });
+        timer
+    }
+
+    fn cancel_timer(&mut self, timer: Option<TimerId>) {
+        if let Some(t) = timer {
+            if self.timers.remove(&t).is_some() {
+                self.commands.push(Command::CancelTimer(t));
+            }
+        }
+    }
+
+    fn thread(&self, tid: ThreadId) -> Option<&Thread> {
+        self.threads.get(tid).and_then(Option::as_ref)
+    }
+
+    fn thread_mut(&mut self, tid: ThreadId) -> Option<&mut Thread> {
+        self.threads.get_mut(tid).and_then(Option::as_mut)
+    }
+
+    fn run(&mut self) {
+        while let Some(tid) = self.ready.pop_front() {
+            if self.outcome.is_some() {
+                self.ready.clear();
+                return;
+            }
+            self.run_thread(tid);
+        }
+    }
+
+    /// Runs one thread from the entry of its current state until it waits or ends.
+    fn run_thread(&mut self, tid: ThreadId) {
+        let machine = Arc::clone(&self.machine);
+        loop {
+            let now = self.now;
+            self.transitions += 1;
+            let record = self.record_history;
+            let Some(t) = self.threads.get_mut(tid).and_then(Option::as_mut) else { return };
+            let def = machine.state(t.scope, t.state);
+            t.entered_at = now;
+            t.attempt = 0;
+            t.retry_counts.clear();
+            t.token = None;
+            if record {
+                let input = t.input.clone();
+                self.emit(
+                    tid,
+                    entered_type(def.kind),
+                    Details::StateEntered {
+                        name: Arc::clone(&def.name),
+                        input,
+                    },
+                );
+            }
+            let entered = self.next_event_id - 1;
+            if let Some(t) = self.thread_mut(tid) {
+                t.entered_event = entered;
+            }
+            let step = if def.plain_pass {
+                let Some(t) = self.thread_mut(tid) else { return };
+                Step::Next(std::mem::take(&mut t.input), def.next)
+            } else {
+                self.execute(tid, def)
+            };
+            if !self.after_step(tid, def, step) {
+                return;
+            }
+            if self.outcome.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Applies a state's result. Returns true when the thread goes on to another state at
+    /// once (so the caller loops), false when it waits or ended.
+    fn after_step(&mut self, tid: ThreadId, def: &StateDef, step: Step) -> bool {
+        match step {
+            Step::Next(output, next) => {
+                if json_size_over(&output, MAX_PAYLOAD_BYTES) {
+                    return self.after_step(
+                        tid,
+                        def,
+                        Step::Fail(Failure::new(
+                            names::DATA_LIMIT_EXCEEDED,
+                            format!(
+                                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                                def.name
+                            ),
+                        )),
+                    );
+                }
+                if self.record_history {
+                    self.emit(
+                        tid,
+                        exited_type(def.kind),
+                        Details::StateExited {
+                            name: Arc::clone(&def.name),
+                            output: output.clone(),
+                        },
+                    );
+                }
+                match next {
+                    Some(n) => {
+                        if let Some(t) = self.thread_mut(tid) {
+                            t.state = n;
+                            t.input = output;
+                            t.phase = Phase::Ready;
+                        }
+                        true
+                    }
+                    None => {
+                        self.thread_ended(tid, Ok(output));
+                        false
+                    }
+                }
+            }
+            Step::Succeed(output) => {
+                if self.record_history {
+                    self.emit(
+                        tid,
+                        exited_type(def.kind),
+                        Details::StateExited {
+                            name: Arc::clone(&def.name),
+                            output: output.clone(),
+                        },
+                    );
+                }
+                self.thread_ended(tid, Ok(output));
+                false
+            }
+            Step::Wait => false,
+            Step::FailThread(f) => {
+                let f = self.located(tid, def, f);
+                self.thread_ended(tid, Err(f));
+                false
+            }
+            Step::Fail(f) => match self.handle_failure(tid, def, self.located(tid, def, f)) {
+                Some(step) => self.after_step(tid, def, step),
+                None => false,
+            },
+        }
+    }
+
+    /// AWS prefixes the causes of the errors it raises while evaluating a state with where
+    /// it happened.
+    fn located(&self, tid: ThreadId, def: &StateDef, mut f: Failure) -> Failure {
+        const PREFIX: &str = "An error occurred while executing the state";
+        if (f.error == names::RUNTIME || f.error == names::QUERY_EVALUATION_ERROR) && !f.cause.starts_with(PREFIX) {
+            let entered = self.thread(tid).map_or(0, |t| t.entered_event);
+            f.cause = format!("{PREFIX} '{}' (entered at the event id #{entered}). {}", def.name, f.cause);
+        }
+        f
+    }
+
+    /// Retry or Catch for a failed state. `None` when a retry was scheduled.
+    fn handle_failure(&mut self, tid: ThreadId, def: &StateDef, failure: Failure) -> Option<Step> {
+        // States.Runtime and States.DataLimitExceeded end the execution whatever the
+        // state's Retry and Catch say (AWS's rule).
+        if failure.error == names::RUNTIME || failure.error == names::DATA_LIMIT_EXCEEDED {
+            return Some(Step::FailThread(failure));
+        }
+        if let Some((i, r)) = def
+            .retriers
+            .iter()
+            .enumerate()
+            .find(|(_, r)| error_matches(&r.errors, &failure.error))
+        {
+            let Some(t) = self.thread_mut(tid) else { return None };
+            if t.retry_counts.len() < def.retriers.len() {
+                t.retry_counts.resize(def.retriers.len(), 0);
+            }
+            let count = t.retry_counts[i];
+            if count < r.max_attempts {
+                t.retry_counts[i] += 1;
+                t.attempt += 1;
+                let mut delay = r.interval_seconds * r.backoff_rate.powi(count as i32);
+                if let Some(max) = r.max_delay_seconds {
+                    delay = delay.min(max);
+                }
+                if r.full_jitter {
+                    let unit = (self.random.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    delay *= unit;
+                }
+                let at = self.now + (delay * 1000.0).round() as i64;
+                let timer = self.start_timer(tid, TimerPurpose::Retry, at);
+                if let Some(t) = self.thread_mut(tid) {
+                    t.phase = Phase::Retry { timer };
+                }
+                return None;
+            }
+        }
+        if let Some(c) = def.catchers.iter().find(|c| error_matches(&c.errors, &failure.error)) {
+            let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+            return Some(match self.catch_output(tid, def, &c.fields, error_output) {
+                Ok(output) => Step::Next(output, Some(c.next)),
+                Err(f) => Step::FailThread(f),
+            });
+        }
+        Some(Step::FailThread(failure))
+    }
+
+    fn catch_output(
+        &mut self,
+        tid: ThreadId,
+        def: &StateDef,
+        catcher: &Map<String, Value>,
+        error_output: Value,
+    ) -> Result<Value, Failure> {
+        let context = self.context(tid, def);
+        let Some(t) = self.thread(tid) else {
+            return Err(Failure::runtime("internal: thread vanished"));
+        };
+        let input = t.input.clone();
+        let vars = t.vars.clone();
+        if def.is_jsonata() {
+            let states = json!({"input": input, "context": context, "errorOutput": error_output});
+            let output = match catcher.get("Output") {
+                Some(o) => jsonata::evaluate_field(o, &states, &vars, &self.random)?,
+                None => input,
+            };
+            self.assign_jsonata(tid, catcher.get("Assign"), &states)?;
+            Ok(output)
+        } else {
+            let env = Env {
+                input: &error_output,
+                context: &context,
+                vars: &vars,
+                random: &self.random,
+            };
+            let assigned = match catcher.get("Assign") {
+                Some(a) => Some(jp::apply_template(a, &env)?),
+                None => None,
+            };
+            let output = jp::apply_result_path(&input, error_output.clone(), catcher.get("ResultPath"))?;
+            self.assign_values(tid, assigned);
+            Ok(output)
+        }
+    }
+
+    /// A thread finished its scope.
+    fn thread_ended(&mut self, tid: ThreadId, result: Result<Value, Failure>) {
+        let Some(thread) = self.threads.get_mut(tid).and_then(Option::take) else {
+            return;
+        };
+        match thread.parent {
+            None => match result {
+                Ok(output) => {
+                    let details = Details::ExecutionSucceeded { output: output.clone() };
+                    self.finish_from(thread.last_event, Status::Succeeded, Some(output), None, None, "ExecutionSucceeded", details);
+                }
+                Err(f) => {
+                    let details = Details::ErrorCause {
+                        error: f.error.clone(),
+                        cause: f.cause.clone(),
+                    };
+                    self.finish_from(thread.last_event, Status::Failed, None, Some(f.error), Some(f.cause), "ExecutionFailed", details);
+                }
+            },
+            Some((parent, slot)) => self.child_ended(parent, slot, thread.last_event, result),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_from(
+        &mut self,
+        previous: u64,
+        status: Status,
+        output: Option<Value>,
+        error: Option<String>,
+        cause: Option<String>,
+        event_type: &'static str,
+        details: Details,
+    ) {
+        if self.outcome.is_some() {
+            return;
+        }
+        self.emit_raw(previous, event_type, details);
+        self.outcome = Some(Outcome {
+            status,
+            output,
+            error,
+            cause,
+        });
+        // Everything still running is abandoned: cancel its tasks and timers.
+        for (task, _) in std::mem::take(&mut self.tasks) {
+            self.commands.push(Command::CancelTask(task));
+        }
+        let mut timers: Vec<TimerId> = self.timers.drain().map(|(t, _)| t).collect();
+        timers.sort();
+        for t in timers {
+            self.commands.push(Command::CancelTimer(t));
+        }
+        self.threads.clear();
+        self.ready.clear();
+    }
+
+    fn finish(
+        &mut self,
+        status: Status,
+        output: Option<Value>,
+        error: Option<String>,
+        cause: Option<String>,
+        event_type: &'static str,
+        details: Details,
+    ) {
+        let previous = self.next_event_id - 1;
+        self.finish_from(previous, status, output, error, cause, event_type, details);
+    }
+
+    /// Stops a thread and everything under it (a sibling branch failed).
+    fn abort_thread(&mut self, tid: ThreadId) {
+        let Some(thread) = self.threads.get_mut(tid).and_then(Option::take) else {
+            return;
+        };
+        match thread.phase {
+            Phase::Task {
+                task,
+                timeout_timer,
+                heartbeat_timer,
+                ..
+            } => {
+                if self.tasks.remove(&task).is_some() {
+                    self.commands.push(Command::CancelTask(task));
+                }
+                self.cancel_timer(timeout_timer);
+                self.cancel_timer(heartbeat_timer);
+            }
+            Phase::Wait { timer, .. } | Phase::Retry { timer } => self.cancel_timer(Some(timer)),
+            Phase::Children(children) => {
+                for child in children.threads.into_iter().flatten() {
+                    self.abort_thread(child);
+                }
+            }
+            Phase::Ready | Phase::Done => {}
+        }
+        self.ready.retain(|&r| r != tid);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Context object and variables
+    // -----------------------------------------------------------------------------------
+
+    fn context(&self, tid: ThreadId, def: &StateDef) -> Value {
+        let Some(t) = self.thread(tid) else {
+            return Value::Null;
+        };
+        let mut state = Map::new();
+        state.insert("Name".into(), json!(&*def.name));
+        state.insert("EnteredTime".into(), json!(iso_time(t.entered_at)));
+        if def.kind == StateType::Task {
+            state.insert("RetryCount".into(), json!(t.attempt));
+        }
+        let mut ctx = Map::new();
+        ctx.insert(
+            "Execution".into(),
+            json!({
+                "Id": self.info.execution_arn,
+                "Input": self.input,
+                "StartTime": iso_time(self.info.start_time),
+                "Name": self.info.name,
+                "RoleArn": self.info.role_arn,
+                "RedriveCount": 0,
+            }),
+        );
+        ctx.insert(
+            "StateMachine".into(),
+            json!({"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name}),
+        );
+        ctx.insert("State".into(), Value::Object(state));
+        if let Some(token) = &t.token {
+            ctx.insert("Task".into(), json!({"Token": token}));
+        }
+        if let Some((index, value)) = &t.map_item {
+            ctx.insert("Map".into(), json!({"Item": {"Index": index, "Value": value}}));
+        }
+        let mut ctx = Value::Object(ctx);
+        if let Some(extra) = &self.info.extra_context {
+            merge(&mut ctx, extra);
+        }
+        ctx
+    }
+
+    fn assign_values(&mut self, tid: ThreadId, assigned: Option<Value>) {
+        if let (Some(Value::Object(values)), Some(t)) = (assigned, self.thread_mut(tid)) {
+            for (k, v) in values {
+                t.vars.set(k, v);
+            }
+        }
+    }
+
+    fn assign_jsonata(&mut self, tid: ThreadId, assign: Option<&Value>, states: &Value) -> Result<(), Failure> {
+        let Some(assign) = assign else { return Ok(()) };
+        let Some(t) = self.thread(tid) else { return Ok(()) };
+        let value = jsonata::evaluate_field(assign, states, &t.vars, &self.random)?;
+        self.assign_values(tid, Some(value));
+        Ok(())
+    }
+
+    fn states_object(&self, tid: ThreadId, _def: &StateDef, context: Value) -> Value {
+        let input = self.thread(tid).map(|t| t.input.clone()).unwrap_or(Value::Null);
+        json!({"input": input, "context": context})
+    }
+
+    // -----------------------------------------------------------------------------------
+    // State bodies
+    // -----------------------------------------------------------------------------------
+
+    fn execute(&mut self, tid: ThreadId, def: &StateDef) -> Step {
+        let result = match def.kind {
+            StateType::Pass => self.pass(tid, def),
+            StateType::Choice => self.choice(tid, def),
+            StateType::Succeed => self.succeed(tid, def),
+            StateType::Fail => self.fail(tid, def),
+            StateType::Wait => self.wait(tid, def),
+            StateType::Task => self.task(tid, def),
+            StateType::Parallel | StateType::Map => self.fork(tid, def),
+        };
+        result.unwrap_or_else(Step::Fail)
+    }
+
+    fn context_if_needed(&self, tid: ThreadId, def: &StateDef) -> Value {
+        if def.reads_context || self.info.extra_context.is_some() {
+            self.context(tid, def)
+        } else {
+            Value::Null
+        }
+    }
+
+    fn pass(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        if def.is_jsonata() {
+            let states = self.states_object(tid, def, context);
+            let output = match def.field("Output") {
+                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                None => t.input.clone(),
+            };
+            self.assign_jsonata(tid, def.field("Assign"), &states)?;
+            return Ok(Step::Next(output, def.next));
+        }
+        let env = Env {
+            input: &t.input,
+            context: &context,
+            vars: &t.vars,
+            random: &self.random,
+        };
+        let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
+        let env = Env { input: &effective, ..env };
+        let result = match (def.field("Result"), def.field("Parameters")) {
+            (Some(r), _) => r.clone(),
+            (None, Some(p)) => jp::apply_template(p, &env)?,
+            (None, None) => effective.clone(),
+        };
+        let assigned = match def.field("Assign") {
+            Some(a) => Some(jp::apply_template(a, &Env { input: &result, ..env })?),
+            None => None,
+        };
+        let output = jp::apply_result_path(&t.input, result, def.field("ResultPath"))?;
+        let output = jp::apply_output_path(output, def.field("OutputPath"), &env)?;
+        self.assign_values(tid, assigned);
+        Ok(Step::Next(output, def.next))
+    }
+
+    fn succeed(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        if def.is_jsonata() {
+            let states = self.states_object(tid, def, context);
+            let output = match def.field("Output") {
+                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                None => t.input.clone(),
+            };
+            return Ok(Step::Succeed(output));
+        }
+        let env = Env {
+            input: &t.input,
+            context: &context,
+            vars: &t.vars,
+            random: &self.random,
+        };
+        let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
+        let output = jp::apply_output_path(effective, def.field("OutputPath"), &env)?;
+        Ok(Step::Succeed(output))
+    }
+
+    fn fail(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let (error, cause) = if def.is_jsonata() {
+            let states = self.states_object(tid, def, context);
+            let eval = |name: &str| -> Result<Option<String>, Failure> {
+                match def.field(name) {
+                    Some(v) => Ok(Some(text(jsonata::evaluate_field(v, &states, &t.vars, &self.random)?))),
+                    None => Ok(None),
+                }
+            };
+            (eval("Error")?, eval("Cause")?)
+        } else {
+            let env = Env {
+                input: &t.input,
+                context: &context,
+                vars: &t.vars,
+                random: &self.random,
+            };
+            let eval = |name: &str| -> Result<Option<String>, Failure> {
+                if let Some(v) = def.field(name) {
+                    return Ok(v.as_str().map(str::to_owned));
+                }
+                match def.field(&format!("{name}Path")).and_then(Value::as_str) {
+                    Some(p) if crate::asl::intrinsic::looks_like_intrinsic(p) => {
+                        let call = crate::asl::intrinsic::parse_intrinsic(p)
+                            .map_err(|e| Failure::intrinsic(e.to_string()))?;
+                        Ok(Some(text(super::intrinsics::evaluate(&call, &env)?)))
+                    }
+                    Some(p) => {
+                        let v = jp::select(p, &env).map_err(|_| {
+                            Failure::runtime(format!(
+                                "The JSONPath '{p}' specified for the field '{name}Path' could not be found in the input '{}'",
+                                super::history::json_text(env.input)
+                            ))
+                        })?;
+                        Ok(Some(text(v)))
+                    }
+                    None => Ok(None),
+                }
+            };
+            (eval("Error")?, eval("Cause")?)
+        };
+        Ok(Step::FailThread(Failure::new(
+            error.unwrap_or_default(),
+            cause.unwrap_or_default(),
+        )))
+    }
+
+    fn choice(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        if def.is_jsonata() {
+            let states = self.states_object(tid, def, context);
+            for rule in &def.choices {
+                let cond = rule.rule.get("Condition").unwrap_or(&Value::Null);
+                if jsonata::evaluate_condition(cond, &states, &t.vars, &self.random)? {
+                    let output = match rule.rule.get("Output").or(def.field("Output")) {
+                        Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                        None => t.input.clone(),
+                    };
+                    let rule_assign = rule.rule.get("Assign").cloned();
+                    self.assign_jsonata(tid, def.field("Assign"), &states)?;
+                    self.assign_jsonata(tid, rule_assign.as_ref(), &states)?;
+                    return Ok(Step::Next(output, Some(rule.next)));
+                }
+            }
+            return match def.default {
+                Some(d) => {
+                    let output = match def.field("Output") {
+                        Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                        None => t.input.clone(),
+                    };
+                    self.assign_jsonata(tid, def.field("Assign"), &states)?;
+                    Ok(Step::Next(output, Some(d)))
+                }
+                None => Err(no_choice(def)),
+            };
+        }
+        let env = Env {
+            input: &t.input,
+            context: &context,
+            vars: &t.vars,
+            random: &self.random,
+        };
+        let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
+        let env = Env { input: &effective, ..env };
+        let mut chosen = None;
+        for rule in &def.choices {
+            if choice::matches(&rule.rule, &env)? {
+                chosen = Some((rule.next, rule.rule.get("Assign")));
+                break;
+            }
+        }
+        let (next, rule_assign) = match chosen {
+            Some(c) => c,
+            None => match def.default {
+                Some(d) => (d, None),
+                None => return Err(no_choice(def)),
+            },
+        };
+        let mut assigned = Map::new();
+        for a in [def.field("Assign"), rule_assign].into_iter().flatten() {
+            if let Value::Object(m) = jp::apply_template(a, &env)? {
+                assigned.extend(m);
+            }
+        }
+        let output = jp::apply_output_path(effective.clone(), def.field("OutputPath"), &env)?;
+        self.assign_values(tid, Some(Value::Object(assigned)));
+        Ok(Step::Next(output, Some(next)))
+    }
+
+    fn wait(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        let (output, until) = if def.is_jsonata() {
+            let states = self.states_object(tid, def, context);
+            let until = if let Some(s) = def.field("Seconds") {
+                let v = jsonata::evaluate_field(s, &states, &t.vars, &self.random)?;
+                WaitUntil::Seconds(v)
+            } else if let Some(ts) = def.field("Timestamp") {
+                WaitUntil::Timestamp(jsonata::evaluate_field(ts, &states, &t.vars, &self.random)?)
+            } else {
+                WaitUntil::Seconds(json!(0))
+            };
+            let output = match def.field("Output") {
+                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                None => t.input.clone(),
+            };
+            self.assign_jsonata(tid, def.field("Assign"), &states)?;
+            (output, until)
+        } else {
+            let env = Env {
+                input: &t.input,
+                context: &context,
+                vars: &t.vars,
+                random: &self.random,
+            };
+            let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
+            let env = Env { input: &effective, ..env };
+            let until = if let Some(s) = def.field("Seconds") {
+                WaitUntil::Seconds(s.clone())
+            } else if let Some(p) = def.field("SecondsPath").and_then(Value::as_str) {
+                let v = jp::select(p, &env).map_err(|_| {
+                    Failure::runtime(format!("The SecondsPath parameter does not reference an input value: {p}"))
+                })?;
+                WaitUntil::SecondsFromPath(p.to_owned(), v)
+            } else if let Some(ts) = def.field("Timestamp") {
+                WaitUntil::Timestamp(ts.clone())
+            } else if let Some(p) = def.field("TimestampPath").and_then(Value::as_str) {
+                let v = jp::select(p, &env).map_err(|_| {
+                    Failure::runtime(format!("The TimestampPath parameter does not reference an input value: {p}"))
+                })?;
+                WaitUntil::TimestampFromPath(p.to_owned(), v)
+            } else {
+                WaitUntil::Seconds(json!(0))
+            };
+            let assigned = match def.field("Assign") {
+                Some(a) => Some(jp::apply_template(a, &env)?),
+                None => None,
+            };
+            let output = jp::apply_output_path(effective.clone(), def.field("OutputPath"), &env)?;
+            self.assign_values(tid, assigned);
+            (output, until)
+        };
+        let (seconds, timestamp) = match until {
+            WaitUntil::Seconds(v) => (Some((None, v)), None),
+            WaitUntil::SecondsFromPath(p, v) => (Some((Some(p), v)), None),
+            WaitUntil::Timestamp(v) => (None, Some((None, v))),
+            WaitUntil::TimestampFromPath(p, v) => (None, Some((Some(p), v))),
+        };
+        let shown = |path: &Option<String>, v: &Value| match path {
+            Some(p) => format!("{p} == {}", plain_text(v)),
+            None => plain_text(v),
+        };
+        let at = if let Some((path, v)) = seconds {
+            let secs = match v.as_i64() {
+                Some(n) if n < 0 => {
+                    return Err(Failure::runtime(format!(
+                        "The SecondsPath parameter references a negative value: {}",
+                        shown(&path, &v)
+                    )));
+                }
+                Some(n) => n,
+                None => {
+                    return Err(Failure::runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {}",
+                        shown(&path, &v)
+                    )));
+                }
+            };
+            self.now.saturating_add(secs.saturating_mul(1000))
+        } else if let Some((path, v)) = timestamp {
+            let ts = v.as_str().and_then(choice::timestamp).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {}",
+                    shown(&path, &v)
+                ))
+            })?;
+            ts.timestamp_millis()
+        } else {
+            self.now
+        };
+        // AWS keeps a wait's delay in a signed 32-bit count of seconds.
+        if (at - self.now) / 1000 > i64::from(i32::MAX) {
+            return Err(Failure::runtime("Wait state delay is too long."));
+        }
+        let timer = self.start_timer(tid, TimerPurpose::Wait, at.max(self.now));
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::Wait { timer, output };
+        }
+        Ok(Step::Wait)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Tasks
+    // -----------------------------------------------------------------------------------
+
+    fn task_token(&self, task: TaskId) -> String {
+        format!(
+            "{:016x}{:016x}{:08x}",
+            self.random.next_u64(),
+            self.random.next_u64(),
+            task.0
+        )
+    }
+
+    /// A number field that may come from a path (`TimeoutSecondsPath`) or an expression.
+    fn seconds_field(&self, tid: ThreadId, def: &StateDef, name: &str, env_input: &Value, context: &Value) -> Result<Option<u64>, Failure> {
+        let Some(t) = self.thread(tid) else { return Ok(None) };
+        let value = if let Some(v) = def.field(name) {
+            if def.is_jsonata() {
+                let states = json!({"input": t.input, "context": context});
+                jsonata::evaluate_field(v, &states, &t.vars, &self.random)?
+            } else {
+                v.clone()
+            }
+        } else if let Some(p) = def.field(&format!("{name}Path")).and_then(Value::as_str) {
+            let env = Env {
+                input: env_input,
+                context,
+                vars: &t.vars,
+                random: &self.random,
+            };
+            jp::select(p, &env)?
+        } else {
+            return Ok(None);
+        };
+        match value.as_u64() {
+            Some(n) if n > 0 => Ok(Some(n)),
+            _ => Err(Failure::runtime(format!(
+                "The {name} field of state '{}' must be a positive integer, got {value}",
+                def.name
+            ))),
+        }
+    }
+
+    fn task(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let resource = def.field("Resource").and_then(Value::as_str).unwrap_or("").to_owned();
+        let kind = if is_activity(&resource) {
+            TaskKind::Activity
+        } else if resource.ends_with(".waitForTaskToken") {
+            TaskKind::Callback
+        } else {
+            TaskKind::Request
+        };
+        let task = TaskId(self.next_task);
+        self.next_task += 1;
+        if kind != TaskKind::Request {
+            let token = self.task_token(task);
+            if let Some(t) = self.thread_mut(tid) {
+                t.token = Some(token);
+            }
+        }
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        let (payload, effective) = if def.is_jsonata() {
+            let states = self.states_object(tid, def, context.clone());
+            let payload = match def.field("Arguments") {
+                Some(a) => jsonata::evaluate_field(a, &states, &t.vars, &self.random)?,
+                None => t.input.clone(),
+            };
+            (payload, t.input.clone())
+        } else {
+            let env = Env {
+                input: &t.input,
+                context: &context,
+                vars: &t.vars,
+                random: &self.random,
+            };
+            let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
+            let payload = match def.field("Parameters") {
+                Some(p) => jp::apply_template(p, &Env { input: &effective, ..env })?,
+                None => effective.clone(),
+            };
+            (payload, effective)
+        };
+        let timeout_seconds = self.seconds_field(tid, def, "TimeoutSeconds", &effective, &context)?;
+        let heartbeat_seconds = self.seconds_field(tid, def, "HeartbeatSeconds", &effective, &context)?;
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        let token = t.token.clone();
+        let attempt = t.attempt;
+        let (resource_type, action) = resource_parts(&resource);
+        match kind {
+            TaskKind::Activity => {
+                let mut d = Map::new();
+                d.insert("resource".into(), json!(resource));
+                d.insert("input".into(), json!(super::history::json_text(&payload)));
+                d.insert("inputDetails".into(), json!({"truncated": false}));
+                if let Some(s) = timeout_seconds {
+                    d.insert("timeoutInSeconds".into(), json!(s));
+                }
+                if let Some(s) = heartbeat_seconds {
+                    d.insert("heartbeatInSeconds".into(), json!(s));
+                }
+                self.emit(tid, "ActivityScheduled", Details::Object(Value::Object(d)));
+            }
+            _ => {
+                let mut d = Map::new();
+                d.insert("resourceType".into(), json!(resource_type));
+                d.insert("resource".into(), json!(action));
+                d.insert("region".into(), json!(region_of(&self.info.state_machine_arn)));
+                d.insert("parameters".into(), json!(super::history::json_text(&payload)));
+                if let Some(s) = timeout_seconds {
+                    d.insert("timeoutInSeconds".into(), json!(s));
+                }
+                if let Some(s) = heartbeat_seconds {
+                    d.insert("heartbeatInSeconds".into(), json!(s));
+                }
+                self.emit(tid, "TaskScheduled", Details::Object(Value::Object(d)));
+            }
+        }
+        self.tasks.insert(task, tid);
+        self.commands.push(Command::RunTask(TaskRequest {
+            id: task,
+            state_name: def.name.to_string(),
+            resource: resource.clone(),
+            kind,
+            payload,
+            token,
+            timeout_seconds,
+            heartbeat_seconds,
+            attempt,
+        }));
+        let timeout_timer = timeout_seconds
+            .map(|s| self.start_timer(tid, TimerPurpose::TaskTimeout, self.now + (s as i64) * 1000));
+        let heartbeat_timer = match (kind, heartbeat_seconds) {
+            (TaskKind::Activity, _) | (_, None) => None,
+            (_, Some(s)) => Some(self.start_timer(tid, TimerPurpose::Heartbeat, self.now + (s as i64) * 1000)),
+        };
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::Task {
+                task,
+                kind,
+                resource,
+                heartbeat_seconds,
+                timeout_timer,
+                heartbeat_timer,
+            };
+        }
+        Ok(Step::Wait)
+    }
+
+    fn task_started(&mut self, task: TaskId, worker: Option<String>) {
+        let Some(&tid) = self.tasks.get(&task) else { return };
+        let (kind, resource, heartbeat) = match self.thread(tid).map(|t| &t.phase) {
+            Some(Phase::Task {
+                kind,
+                resource,
+                heartbeat_seconds,
+                ..
+            }) => (*kind, resource.clone(), *heartbeat_seconds),
+            _ => return,
+        };
+        if kind == TaskKind::Activity {
+            let mut d = Map::new();
+            if let Some(w) = worker {
+                d.insert("workerName".into(), json!(w));
+            }
+            self.emit(tid, "ActivityStarted", Details::Object(Value::Object(d)));
+        } else {
+            let (resource_type, action) = resource_parts(&resource);
+            self.emit(
+                tid,
+                "TaskStarted",
+                Details::Object(json!({"resourceType": resource_type, "resource": action})),
+            );
+            return;
+        }
+        if let Some(s) = heartbeat {
+            let timer = self.start_timer(tid, TimerPurpose::Heartbeat, self.now + (s as i64) * 1000);
+            if let Some(Phase::Task { heartbeat_timer, .. }) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                let old = heartbeat_timer.replace(timer);
+                self.cancel_timer(old);
+            }
+        }
+    }
+
+    fn task_heartbeat(&mut self, task: TaskId) {
+        let Some(&tid) = self.tasks.get(&task) else { return };
+        let heartbeat = match self.thread(tid).map(|t| &t.phase) {
+            Some(Phase::Task { heartbeat_seconds, .. }) => *heartbeat_seconds,
+            _ => return,
+        };
+        if let Some(s) = heartbeat {
+            let timer = self.start_timer(tid, TimerPurpose::Heartbeat, self.now + (s as i64) * 1000);
+            if let Some(Phase::Task { heartbeat_timer, .. }) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                let old = heartbeat_timer.replace(timer);
+                self.cancel_timer(old);
+            }
+        }
+    }
+
+    /// A task finished: `Err((failure, timed_out))`.
+    fn task_done(&mut self, task: TaskId, result: Result<Value, (Failure, bool)>) {
+        let Some(tid) = self.tasks.remove(&task) else { return };
+        let machine = Arc::clone(&self.machine);
+        let Some(t) = self.thread_mut(tid) else { return };
+        let def = machine.state(t.scope, t.state);
+        let (kind, resource, timeout_timer, heartbeat_timer) =
+            match std::mem::replace(&mut t.phase, Phase::Done) {
+                Phase::Task {
+                    kind,
+                    resource,
+                    timeout_timer,
+                    heartbeat_timer,
+                    ..
+                } => (kind, resource, timeout_timer, heartbeat_timer),
+                _ => return,
+            };
+        self.cancel_timer(timeout_timer);
+        self.cancel_timer(heartbeat_timer);
+        let (resource_type, action) = resource_parts(&resource);
+        let activity = kind == TaskKind::Activity;
+        let step = match result {
+            Ok(output) => {
+                if json_size_over(&output, MAX_PAYLOAD_BYTES) {
+                    Step::Fail(Failure::new(
+                        names::DATA_LIMIT_EXCEEDED,
+                        format!(
+                            "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                            def.name
+                        ),
+                    ))
+                } else {
+                    let text = super::history::json_text(&output);
+                    if activity {
+                        self.emit(
+                            tid,
+                            "ActivitySucceeded",
+                            Details::Object(json!({"output": text, "outputDetails": {"truncated": false}})),
+                        );
+                    } else {
+                        self.emit(
+                            tid,
+                            "TaskSucceeded",
+                            Details::Object(json!({
+                                "resourceType": resource_type, "resource": action,
+                                "output": text, "outputDetails": {"truncated": false}
+                            })),
+                        );
+                    }
+                    self.task_result(tid, def, output).unwrap_or_else(Step::Fail)
+                }
+            }
+            Err((f, timed_out)) => {
+                let event = match (activity, timed_out) {
+                    (true, true) => "ActivityTimedOut",
+                    (true, false) => "ActivityFailed",
+                    (false, true) => "TaskTimedOut",
+                    (false, false) => "TaskFailed",
+                };
+                let details = if activity {
+                    json!({"error": f.error, "cause": f.cause})
+                } else {
+                    json!({"resourceType": resource_type, "resource": action, "error": f.error, "cause": f.cause})
+                };
+                self.emit(tid, event, Details::Object(details));
+                Step::Fail(f)
+            }
+        };
+        if self.after_step(tid, def, step) {
+            self.ready.push_back(tid);
+        }
+    }
+
+    /// ResultSelector → ResultPath → OutputPath (or Output), and Assign.
+    fn task_result(&mut self, tid: ThreadId, def: &StateDef, result: Value) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        if def.is_jsonata() {
+            let input = t.input.clone();
+            let states = json!({"input": input, "context": context, "result": result});
+            let output = match def.field("Output") {
+                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                None => result,
+            };
+            self.assign_jsonata(tid, def.field("Assign"), &states)?;
+            return Ok(Step::Next(output, def.next));
+        }
+        let env = Env {
+            input: &result,
+            context: &context,
+            vars: &t.vars,
+            random: &self.random,
+        };
+        let selected = match def.field("ResultSelector") {
+            Some(s) => jp::apply_template(s, &env)?,
+            None => result.clone(),
+        };
+        let assigned = match def.field("Assign") {
+            Some(a) => Some(jp::apply_template(a, &Env { input: &selected, ..env })?),
+            None => None,
+        };
+        let output = jp::apply_result_path(&t.input, selected, def.field("ResultPath"))?;
+        let output = jp::apply_output_path(output, def.field("OutputPath"), &env)?;
+        self.assign_values(tid, assigned);
+        Ok(Step::Next(output, def.next))
+    }
+
+    fn timer_fired(&mut self, timer: TimerId) {
+        let Some((tid, purpose)) = self.timers.remove(&timer) else { return };
+        let machine = Arc::clone(&self.machine);
+        let Some(tid) = tid else {
+            // The execution's own TimeoutSeconds.
+            let details = Details::ErrorCause {
+                error: names::TIMEOUT.into(),
+                cause: String::new(),
+            };
+            self.finish(Status::TimedOut, None, Some(names::TIMEOUT.into()), None, "ExecutionTimedOut", details);
+            return;
+        };
+        let Some(t) = self.thread_mut(tid) else { return };
+        let def = machine.state(t.scope, t.state);
+        match purpose {
+            TimerPurpose::Wait => {
+                let output = match std::mem::replace(&mut t.phase, Phase::Done) {
+                    Phase::Wait { output, .. } => output,
+                    _ => return,
+                };
+                if self.after_step(tid, def, Step::Next(output, def.next)) {
+                    self.ready.push_back(tid);
+                }
+            }
+            TimerPurpose::Retry => {
+                t.phase = Phase::Ready;
+                let step = self.execute(tid, def);
+                if self.after_step(tid, def, step) {
+                    self.ready.push_back(tid);
+                }
+            }
+            TimerPurpose::TaskTimeout | TimerPurpose::Heartbeat => {
+                let task = match &t.phase {
+                    Phase::Task { task, .. } => *task,
+                    _ => return,
+                };
+                self.commands.push(Command::CancelTask(task));
+                let error = match purpose {
+                    TimerPurpose::Heartbeat => names::HEARTBEAT_TIMEOUT,
+                    _ => names::TIMEOUT,
+                };
+                self.task_done(task, Err((Failure::new(error, ""), true)));
+            }
+            TimerPurpose::ExecutionTimeout => {}
+        }
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Parallel and Map
+    // -----------------------------------------------------------------------------------
+
+    fn fork(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        let context = self.context_if_needed(tid, def);
+        let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
+        let vars = t.vars.clone();
+        let input = t.input.clone();
+        let jsonata_mode = def.is_jsonata();
+        let states = if jsonata_mode {
+            self.states_object(tid, def, context.clone())
+        } else {
+            Value::Null
+        };
+        // The state's effective input.
+        let effective = if jsonata_mode {
+            match def.field("Arguments") {
+                Some(a) => jsonata::evaluate_field(a, &states, &vars, &self.random)?,
+                None => input.clone(),
+            }
+        } else {
+            let env = Env {
+                input: &input,
+                context: &context,
+                vars: &vars,
+                random: &self.random,
+            };
+            let effective = jp::apply_input_path(&input, def.field("InputPath"), &env)?;
+            match (def.kind, def.field("Parameters")) {
+                (StateType::Parallel, Some(p)) => jp::apply_template(p, &Env { input: &effective, ..env })?,
+                _ => effective,
+            }
+        };
+        let mut children = Children {
+            kind: def.kind,
+            threads: Vec::new(),
+            results: Vec::new(),
+            pending_inputs: VecDeque::new(),
+            running: 0,
+            finished: 0,
+            failed: 0,
+            max_concurrency: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            distributed: false,
+        };
+        if def.kind == StateType::Parallel {
+            self.emit(tid, "ParallelStateStarted", Details::None);
+            for (i, _) in def.children.iter().enumerate() {
+                children.pending_inputs.push_back((i, effective.clone()));
+            }
+        } else {
+            let items = self.map_items(def, &effective, &states, &context, &vars)?;
+            let items = self.batch_items(def, items, &effective, &states, &context, &vars)?;
+            let mut inputs = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                inputs.push(self.item_input(tid, def, index, item, &effective, &context, &vars)?);
+            }
+            self.emit(
+                tid,
+                "MapStateStarted",
+                Details::Object(json!({"length": inputs.len()})),
+            );
+            children.pending_inputs = inputs.into_iter().enumerate().collect();
+            children.max_concurrency = self.number_field(def, "MaxConcurrency", &effective, &states, &context, &vars)?.unwrap_or(0) as usize;
+            children.tolerated_count = self.number_field(def, "ToleratedFailureCount", &effective, &states, &context, &vars)?;
+            children.tolerated_percentage = self
+                .number_value(def, "ToleratedFailurePercentage", false, &effective, &states, &context, &vars)?;
+            if children.tolerated_percentage.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+                return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+            }
+            children.distributed = def
+                .field("ItemProcessor")
+                .and_then(|p| p.pointer("/ProcessorConfig/Mode"))
+                .and_then(Value::as_str)
+                == Some("DISTRIBUTED");
+        }
+        let n = children.pending_inputs.len();
+        children.threads = vec![None; n];
+        children.results = vec![None; n];
+        if n == 0 {
+            return self.forked_result(tid, def, Vec::new()).map(|s| {
+                if def.kind == StateType::Map {
+                    self.emit(tid, "MapStateSucceeded", Details::None);
+                }
+                s
+            });
+        }
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::Children(Box::new(children));
+        }
+        self.start_children(tid, def);
+        Ok(Step::Wait)
+    }
+
+    /// A number field given directly, as `{name}Path`, or as a JSONata expression. Strings
+    /// holding a number are accepted, as AWS accepts them.
+    fn number_value(&self, def: &StateDef, name: &str, integer: bool, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Option<f64>, Failure> {
+        let (v, source) = if let Some(v) = def.field(name) {
+            if def.is_jsonata() {
+                (jsonata::evaluate_field(v, states, vars, &self.random)?, None)
+            } else {
+                (v.clone(), None)
+            }
+        } else if let Some(p) = def.field(&format!("{name}Path")).and_then(Value::as_str) {
+            let env = Env {
+                input: effective,
+                context,
+                vars,
+                random: &self.random,
+            };
+            (jp::select(p, &env)?, Some(p))
+        } else {
+            return Ok(None);
+        };
+        let parsed = match &v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|f| !integer || f.fract() == 0.0);
+        match parsed {
+            Some(f) => Ok(Some(f)),
+            None => {
+                let kind = if integer { "integer" } else { "float" };
+                let shown = plain_text(&v);
+                Err(Failure::runtime(match source {
+                    Some(p) => format!("The {name}Path field refers to value \"{shown}\" which is not a valid {kind}: {p}"),
+                    None => format!("The {name} field refers to value \"{shown}\" which is not a valid {kind}"),
+                }))
+            }
+        }
+    }
+
+    fn number_field(&self, def: &StateDef, name: &str, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Option<u64>, Failure> {
+        match self.number_value(def, name, true, effective, states, context, vars)? {
+            Some(f) if f < 0.0 => Err(Failure::runtime(format!("{name} cannot be negative."))),
+            Some(f) => Ok(Some(f as u64)),
+            None => Ok(None),
+        }
+    }
+
+    fn map_items(&self, def: &StateDef, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Vec<Value>, Failure> {
+        let items = if def.is_jsonata() {
+            match def.field("Items") {
+                Some(i) => jsonata::evaluate_field(i, states, vars, &self.random)?,
+                None => states.get("input").cloned().unwrap_or(Value::Null),
+            }
+        } else {
+            let path = def.field("ItemsPath").and_then(Value::as_str).unwrap_or("$");
+            let env = Env {
+                input: effective,
+                context,
+                vars,
+                random: &self.random,
+            };
+            jp::select(path, &env)?
+        };
+        match items {
+            Value::Array(a) => Ok(a),
+            other => Err(Failure::runtime(format!(
+                "Map state '{}': the items to process must be a JSON array, got {}",
+                def.name,
+                super::history::json_text(&other)
+            ))),
+        }
+    }
+
+    fn batch_items(&self, def: &StateDef, items: Vec<Value>, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Vec<Value>, Failure> {
+        let Some(batcher) = def.field("ItemBatcher").and_then(Value::as_object) else {
+            return Ok(items);
+        };
+        let batcher_def = StateDef {
+            fields: batcher.clone(),
+            ..shallow(def)
+        };
+        let max_items = self.number_field(&batcher_def, "MaxItemsPerBatch", effective, states, context, vars)?;
+        let max_bytes = self.number_field(&batcher_def, "MaxInputBytesPerBatch", effective, states, context, vars)?;
+        let batch_input = match batcher.get("BatchInput") {
+            Some(b) if def.is_jsonata() => Some(jsonata::evaluate_field(b, states, vars, &self.random)?),
+            Some(b) => {
+                let env = Env {
+                    input: effective,
+                    context,
+                    vars,
+                    random: &self.random,
+                };
+                Some(jp::apply_template(b, &env)?)
+            }
+            None => None,
+        };
+        let mut batches = Vec::new();
+        let mut current: Vec<Value> = Vec::new();
+        let mut bytes = 0usize;
+        for item in items {
+            let size = super::history::json_text(&item).len();
+            let full_items = max_items.is_some_and(|m| current.len() as u64 >= m.max(1));
+            let full_bytes = max_bytes.is_some_and(|m| !current.is_empty() && (bytes + size) as u64 > m);
+            if full_items || full_bytes {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(item);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        Ok(batches
+            .into_iter()
+            .map(|items| {
+                let mut m = Map::new();
+                if let Some(b) = &batch_input {
+                    m.insert("BatchInput".into(), b.clone());
+                }
+                m.insert("Items".into(), Value::Array(items));
+                Value::Object(m)
+            })
+            .collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn item_input(&mut self, tid: ThreadId, def: &StateDef, index: usize, item: Value, effective: &Value, context: &Value, vars: &Vars) -> Result<Value, Failure> {
+        let selector = def.field("ItemSelector").or_else(|| def.field("Parameters"));
+        let Some(selector) = selector else { return Ok(item) };
+        if let Some(t) = self.thread_mut(tid) {
+            t.map_item = Some((index, item));
+        }
+        let context = if def.reads_context || context.is_null() {
+            self.context(tid, def)
+        } else {
+            context.clone()
+        };
+        let result = if def.is_jsonata() {
+            let input = self.thread(tid).map(|t| t.input.clone()).unwrap_or(Value::Null);
+            let states = json!({"input": input, "context": context});
+            jsonata::evaluate_field(selector, &states, vars, &self.random)
+        } else {
+            let env = Env {
+                input: effective,
+                context: &context,
+                vars,
+                random: &self.random,
+            };
+            jp::apply_template(selector, &env)
+        };
+        if let Some(t) = self.thread_mut(tid) {
+            t.map_item = None;
+        }
+        result
+    }
+
+    /// Starts waiting children up to the concurrency limit.
+    fn start_children(&mut self, tid: ThreadId, def: &StateDef) {
+        loop {
+            let (slot, input, last_event, vars) = {
+                let Some(t) = self.thread_mut(tid) else { return };
+                let last_event = t.last_event;
+                let vars = t.vars.child();
+                let Phase::Children(c) = &mut t.phase else { return };
+                if c.max_concurrency > 0 && c.running >= c.max_concurrency {
+                    return;
+                }
+                let Some((slot, input)) = c.pending_inputs.pop_front() else { return };
+                c.running += 1;
+                (slot, input, last_event, vars)
+            };
+            let scope = if def.kind == StateType::Parallel {
+                def.children[slot]
+            } else {
+                def.children[0]
+            };
+            if def.kind == StateType::Map {
+                self.emit(
+                    tid,
+                    "MapIterationStarted",
+                    Details::Object(json!({"name": &*def.name, "index": slot})),
+                );
+            }
+            let start = self.machine.scopes[scope].start;
+            let child = self.spawn(scope, start, input, vars, Some((tid, slot)), last_event);
+            if let Some(Phase::Children(c)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                c.threads[slot] = Some(child);
+            }
+            self.ready.push_back(child);
+        }
+    }
+
+    fn child_ended(&mut self, tid: ThreadId, slot: usize, child_last_event: u64, result: Result<Value, Failure>) {
+        let machine = Arc::clone(&self.machine);
+        let Some(t) = self.thread_mut(tid) else { return };
+        let def = machine.state(t.scope, t.state);
+        let Phase::Children(c) = &mut t.phase else { return };
+        c.threads[slot] = None;
+        c.running = c.running.saturating_sub(1);
+        c.finished += 1;
+        let total = c.results.len();
+        let is_map = c.kind == StateType::Map;
+        let _ = child_last_event;
+        match result {
+            Ok(output) => {
+                c.results[slot] = Some(output);
+                if is_map {
+                    self.emit(
+                        tid,
+                        "MapIterationSucceeded",
+                        Details::Object(json!({"name": &*def.name, "index": slot})),
+                    );
+                }
+            }
+            Err(f) => {
+                c.failed += 1;
+                let tolerated = c.distributed
+                    && (c.tolerated_count.is_some_and(|n| c.failed as u64 <= n)
+                        || c.tolerated_percentage.is_some_and(|p| (c.failed as f64) * 100.0 / (total as f64) <= p));
+                if is_map {
+                    self.emit(
+                        tid,
+                        "MapIterationFailed",
+                        Details::Object(json!({"name": &*def.name, "index": slot})),
+                    );
+                }
+                if tolerated {
+                    if let Some(Phase::Children(c)) = self.thread_mut(tid).map(|t| &mut t.phase) {
+                        c.results[slot] = Some(json!({"Error": f.error, "Cause": f.cause}));
+                    }
+                } else {
+                    // The whole state fails: stop the other children.
+                    let Some(t) = self.thread_mut(tid) else { return };
+                    let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Done) else { return };
+                    for other in c.threads.into_iter().flatten() {
+                        self.abort_thread(other);
+                    }
+                    let failure = if c.distributed {
+                        Failure::new(
+                            names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                            "The specified tolerated failure threshold was exceeded",
+                        )
+                    } else {
+                        f
+                    };
+                    let event = if is_map { "MapStateFailed" } else { "ParallelStateFailed" };
+                    self.emit(tid, event, Details::None);
+                    if self.after_step(tid, def, Step::Fail(failure)) {
+                        self.ready.push_back(tid);
+                    }
+                    return;
+                }
+            }
+        }
+        let done = match self.thread(tid).map(|t| &t.phase) {
+            Some(Phase::Children(c)) => c.finished == c.results.len(),
+            _ => return,
+        };
+        if !done {
+            self.start_children(tid, def);
+            return;
+        }
+        let Some(t) = self.thread_mut(tid) else { return };
+        let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Done) else { return };
+        let results: Vec<Value> = c.results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect();
+        let event = if is_map { "MapStateSucceeded" } else { "ParallelStateSucceeded" };
+        self.emit(tid, event, Details::None);
+        let step = self.forked_result(tid, def, results).unwrap_or_else(Step::Fail);
+        if self.after_step(tid, def, step) {
+            self.ready.push_back(tid);
+        }
+    }
+
+    fn forked_result(&mut self, tid: ThreadId, def: &StateDef, results: Vec<Value>) -> Result<Step, Failure> {
+        self.task_result(tid, def, Value::Array(results))
+    }
+}
+
+enum WaitUntil {
+    Seconds(Value),
+    SecondsFromPath(String, Value),
+    Timestamp(Value),
+    TimestampFromPath(String, Value),
+}
+
+/// A value as AWS quotes it in messages: strings bare, the rest as JSON text.
+fn plain_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => super::history::json_text(other),
+    }
+}
+
+fn no_choice(def: &StateDef) -> Failure {
+    Failure::new(
+        names::NO_CHOICE_MATCHED,
+        format!("No Matches! in state '{}'", def.name),
+    )
+}
+
+fn region_of(arn: &str) -> String {
+    arn.split(':').nth(3).unwrap_or("").to_owned()
+}
+
+/// A state definition with the same identity but no fields, to read a sub-object's fields
+/// (ItemBatcher) through the same helpers.
+fn shallow(def: &StateDef) -> StateDef {
+    StateDef {
+        name: Arc::clone(&def.name),
+        kind: def.kind,
+        query_language: def.query_language,
+        fields: Map::new(),
+        next: None,
+        children: Vec::new(),
+        choices: Vec::new(),
+        default: None,
+        retriers: Vec::new(),
+        catchers: Vec::new(),
+        reads_context: false,
+        plain_pass: false,
+    }
+}
+
+/// Merges `extra` into `base`, object by object.
+fn merge(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            for (k, v) in e {
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, e) => *b = e.clone(),
+    }
+}
