@@ -230,7 +230,7 @@ pub struct Execution {
     threads: Vec<Option<Thread>>,
     ready: VecDeque<ThreadId>,
     tasks: FxHashMap<TaskId, ThreadId>,
-    timers: FxHashMap<TimerId, (Option<ThreadId>, TimerPurpose)>,
+    timers: FxHashMap<TimerId, (Option<ThreadId>, TimerPurpose, Millis)>,
     next_task: u64,
     next_timer: u64,
     now: Millis,
@@ -357,6 +357,20 @@ impl Execution {
         self.now
     }
 
+    /// Tasks scheduled and not yet answered, cancelled or timed out.
+    pub fn pending_tasks(&self) -> Vec<TaskId> {
+        let mut v: Vec<TaskId> = self.tasks.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// Timers started and not yet fired or cancelled, with their deadlines.
+    pub fn pending_timers(&self) -> Vec<(TimerId, Millis)> {
+        let mut v: Vec<(TimerId, Millis)> = self.timers.iter().map(|(id, (_, _, at))| (*id, *at)).collect();
+        v.sort();
+        v
+    }
+
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
@@ -377,11 +391,7 @@ impl Execution {
             },
         );
         if let Some(t) = self.machine.timeout_seconds {
-            let timer = self.new_timer(None, TimerPurpose::ExecutionTimeout);
-            self.commands.push(Command::StartTimer {
-                timer,
-                at: self.now + (t as i64) * 1000,
-            });
+            self.new_timer(None, TimerPurpose::ExecutionTimeout, self.now + (t as i64) * 1000);
         }
         let start = self.machine.scopes[ROOT_SCOPE].start;
         let tid = self.spawn(ROOT_SCOPE, start, input, Vars::new(), None, 1);
@@ -477,17 +487,16 @@ impl Execution {
         }
     }
 
-    fn new_timer(&mut self, tid: Option<ThreadId>, purpose: TimerPurpose) -> TimerId {
+    fn new_timer(&mut self, tid: Option<ThreadId>, purpose: TimerPurpose, at: Millis) -> TimerId {
         let id = TimerId(self.next_timer);
         self.next_timer += 1;
-        self.timers.insert(id, (tid, purpose));
+        self.timers.insert(id, (tid, purpose, at));
+        self.commands.push(Command::StartTimer { timer: id, at });
         id
     }
 
     fn start_timer(&mut self, tid: ThreadId, purpose: TimerPurpose, at: Millis) -> TimerId {
-        let timer = self.new_timer(Some(tid), purpose);
-        self.commands.push(Command::StartTimer { timer, at });
-        timer
+        self.new_timer(Some(tid), purpose, at)
     }
 
     fn cancel_timer(&mut self, timer: Option<TimerId>) {
@@ -1496,7 +1505,7 @@ impl Execution {
     }
 
     fn timer_fired(&mut self, timer: TimerId) {
-        let Some((tid, purpose)) = self.timers.remove(&timer) else { return };
+        let Some((tid, purpose, _)) = self.timers.remove(&timer) else { return };
         let machine = Arc::clone(&self.machine);
         let Some(tid) = tid else {
             // The execution's own TimeoutSeconds.
