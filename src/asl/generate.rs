@@ -47,3 +47,27 @@ pub fn large_definition(n: usize) -> String {
     // Compact, as definitions are usually sent to AWS: 5,000 states stay under the 1 MiB limit.
     serde_json::to_string(&root).unwrap_or_default()
 }
+
+/// A chain of `n` states alternating Pass and Choice (the engine's transition benchmark):
+/// each Choice tests `$.n` and goes on; the last state succeeds.
+pub fn pass_choice_chain(n: usize) -> Value {
+    let n = n.max(2);
+    let name = |i: usize| format!("S{i}");
+    let mut states = Map::new();
+    for i in 0..n - 1 {
+        let next = name(i + 1);
+        let state = if i % 2 == 0 {
+            json!({"Type": "Pass", "Next": next})
+        } else {
+            json!({
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThanEquals": 0, "Next": next}],
+                "Default": "Failed"
+            })
+        };
+        states.insert(name(i), state);
+    }
+    states.insert(name(n - 1), json!({"Type": "Succeed"}));
+    states.insert("Failed".into(), json!({"Type": "Fail", "Error": "Unexpected"}));
+    json!({"StartAt": name(0), "States": states})
+}

@@ -81,6 +81,10 @@ pub enum Command {
         /// Add the execution's history events ("events").
         #[arg(long)]
         history: bool,
+        /// The local engine's data directory (default: STEPWISE_DATA_DIR, else the
+        /// platform's data directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -121,7 +125,7 @@ pub fn run() -> ExitCode {
             };
             validate_files(&files, Options { kind }, format)
         }
-        Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history }) => {
+        Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir }) => {
             run::run(run::RunArgs {
                 definition,
                 input,
@@ -135,6 +139,7 @@ pub fn run() -> ExitCode {
                 test_case,
                 time_scale,
                 history,
+                data_dir,
             })
         }
         Some(Command::Fmt { check, write, json, yaml, files }) => {

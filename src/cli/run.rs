@@ -9,7 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::asl::{Format, Severity};
 
 use crate::engine::{Execution, ExecutionInfo, Machine, MachineType, TaskRequest};
-use crate::runtime::mocks_harness::{MockConfig, MockResponse};
+use crate::runtime::buckets::LocalBuckets;
+use crate::runtime::mocks::{MockConfig, MockResponse};
+use crate::runtime::s3_tasks;
 use crate::runtime::virtual_clock::{self, Stuck, TaskAnswer};
 use crate::validate::{self, Options};
 
@@ -23,6 +25,21 @@ pub struct RunArgs {
     pub test_case: Option<String>,
     pub time_scale: f64,
     pub history: bool,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Where the local engine keeps its data: `--data-dir`, else `STEPWISE_DATA_DIR`, else the
+/// platform's data directory for Stepwise.
+pub fn data_dir(arg: Option<&Path>) -> PathBuf {
+    if let Some(d) = arg {
+        return d.to_path_buf();
+    }
+    if let Some(d) = std::env::var_os("STEPWISE_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("dev", "stepwise", "Stepwise")
+        .map(|p| p.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".stepwise"))
 }
 
 fn usage(msg: String) -> ExitCode {
@@ -101,8 +118,8 @@ pub fn run(args: RunArgs) -> ExitCode {
                 Ok(v) => v,
                 Err(e) => return usage(format!("the mock configuration {} is not valid JSON: {e}", path.display())),
             };
-            let _ = &args.test_case;
-            match MockConfig::from_value(&value) {
+            let sm = machine_name(&args.definition);
+            match MockConfig::from_value(&value, &sm, args.test_case.as_deref().unwrap_or("")) {
                 Ok(m) => Some(m),
                 Err(e) => return usage(format!("mock configuration {}: {e}", path.display())),
             }
@@ -134,6 +151,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut exec = Execution::new(machine, info);
     let mut events = Vec::new();
     exec.start(input);
+    let buckets = LocalBuckets::new(data_dir(args.data_dir.as_deref()).join("buckets"));
     let mut resolve = |req: &TaskRequest| -> TaskAnswer {
         if let Some(m) = mocks.as_mut() {
             if let Some(r) = m.next_response(&req.state_name) {
@@ -141,6 +159,14 @@ pub fn run(args: RunArgs) -> ExitCode {
                     MockResponse::Return(v) => TaskAnswer::Succeeded(v),
                     MockResponse::Throw(f) => TaskAnswer::Failed(f),
                     MockResponse::Timeout { error } => TaskAnswer::TimedOut(crate::engine::Failure::new(error, "")),
+                };
+            }
+        }
+        if let Some(action) = req.resource.strip_prefix("arn:aws:states:::aws-sdk:s3:") {
+            if s3_tasks::supports(action) {
+                return match s3_tasks::run_s3_task(&buckets, action, &req.payload) {
+                    Ok(v) => TaskAnswer::Succeeded(v),
+                    Err(f) => TaskAnswer::Failed(f),
                 };
             }
         }

@@ -146,6 +146,8 @@ pub struct ExecutionInfo {
 enum Step {
     /// The state is done; go to `next` (or end the thread when `None`).
     Next(Value, Option<StateId>),
+    /// The same, with an output shared with the input (a Pass that changes nothing).
+    Shared(Arc<Value>, Option<StateId>),
     /// The thread waits for a task, a timer or its children.
     Wait,
     /// The state failed; Retry and Catch may still handle it.
@@ -196,8 +198,8 @@ enum Phase {
 struct Thread {
     scope: ScopeId,
     state: StateId,
-    /// The current state's raw input.
-    input: Value,
+    /// The current state's raw input; shared with the history events that show it.
+    input: Arc<Value>,
     vars: Vars,
     parent: Option<(ThreadId, usize)>,
     phase: Phase,
@@ -226,8 +228,10 @@ enum TimerPurpose {
 pub struct Execution {
     machine: Arc<Machine>,
     info: ExecutionInfo,
-    input: Value,
+    input: Arc<Value>,
     threads: Vec<Option<Thread>>,
+    /// Slots of `threads` that ended, for reuse.
+    free_threads: Vec<ThreadId>,
     ready: VecDeque<ThreadId>,
     tasks: FxHashMap<TaskId, ThreadId>,
     timers: FxHashMap<TimerId, (Option<ThreadId>, TimerPurpose, Millis)>,
@@ -317,8 +321,9 @@ impl Execution {
         Execution {
             machine,
             info,
-            input: Value::Null,
+            input: Arc::new(Value::Null),
             threads: Vec::new(),
+            free_threads: Vec::new(),
             ready: VecDeque::new(),
             tasks: FxHashMap::default(),
             timers: FxHashMap::default(),
@@ -381,7 +386,8 @@ impl Execution {
 
     /// Starts the execution at `info.start_time` and runs until every thread waits.
     pub fn start(&mut self, input: Value) {
-        self.input = input.clone();
+        let input = Arc::new(input);
+        self.input = Arc::clone(&input);
         self.emit_raw(
             0,
             "ExecutionStarted",
@@ -435,7 +441,7 @@ impl Execution {
         &mut self,
         scope: ScopeId,
         state: StateId,
-        input: Value,
+        input: Arc<Value>,
         vars: Vars,
         parent: Option<(ThreadId, usize)>,
         last_event: u64,
@@ -455,7 +461,11 @@ impl Execution {
             token: None,
             map_item: None,
         };
-        if let Some(free) = self.threads.iter().position(Option::is_none) {
+        // Most executions never have more than one thread: no spare capacity for them.
+        if self.threads.len() == self.threads.capacity() && self.threads.len() < 4 {
+            self.threads.reserve_exact(1);
+        }
+        if let Some(free) = self.free_threads.pop() {
             self.threads[free] = Some(thread);
             free
         } else {
@@ -539,7 +549,7 @@ impl Execution {
             t.retry_counts.clear();
             t.token = None;
             if record {
-                let input = t.input.clone();
+                let input = Arc::clone(&t.input);
                 self.emit(
                     tid,
                     entered_type(def.kind),
@@ -555,7 +565,7 @@ impl Execution {
             }
             let step = if def.plain_pass {
                 let Some(t) = self.thread_mut(tid) else { return };
-                Step::Next(std::mem::take(&mut t.input), def.next)
+                Step::Shared(Arc::clone(&t.input), def.next)
             } else {
                 self.execute(tid, def)
             };
@@ -572,7 +582,8 @@ impl Execution {
     /// once (so the caller loops), false when it waits or ended.
     fn after_step(&mut self, tid: ThreadId, def: &StateDef, step: Step) -> bool {
         match step {
-            Step::Next(output, next) => {
+            Step::Next(output, next) => self.after_step(tid, def, Step::Shared(Arc::new(output), next)),
+            Step::Shared(output, next) => {
                 if json_size_over(&output, MAX_PAYLOAD_BYTES) {
                     return self.after_step(
                         tid,
@@ -592,7 +603,7 @@ impl Execution {
                         exited_type(def.kind),
                         Details::StateExited {
                             name: Arc::clone(&def.name),
-                            output: output.clone(),
+                            output: Arc::clone(&output),
                         },
                     );
                 }
@@ -606,6 +617,7 @@ impl Execution {
                         true
                     }
                     None => {
+                        let output = Arc::try_unwrap(output).unwrap_or_else(|shared| (*shared).clone());
                         self.thread_ended(tid, Ok(output));
                         false
                     }
@@ -618,7 +630,7 @@ impl Execution {
                         exited_type(def.kind),
                         Details::StateExited {
                             name: Arc::clone(&def.name),
-                            output: output.clone(),
+                            output: Arc::new(output.clone()),
                         },
                     );
                 }
@@ -707,7 +719,7 @@ impl Execution {
         let Some(t) = self.thread(tid) else {
             return Err(Failure::runtime("internal: thread vanished"));
         };
-        let input = t.input.clone();
+        let input = (*t.input).clone();
         let vars = t.vars.clone();
         if def.is_jsonata() {
             let states = json!({"input": input, "context": context, "errorOutput": error_output});
@@ -739,6 +751,7 @@ impl Execution {
         let Some(thread) = self.threads.get_mut(tid).and_then(Option::take) else {
             return;
         };
+        self.free_threads.push(tid);
         match thread.parent {
             None => match result {
                 Ok(output) => {
@@ -809,6 +822,7 @@ impl Execution {
         let Some(thread) = self.threads.get_mut(tid).and_then(Option::take) else {
             return;
         };
+        self.free_threads.push(tid);
         match thread.phase {
             Phase::Task {
                 task,
@@ -852,7 +866,7 @@ impl Execution {
             "Execution".into(),
             json!({
                 "Id": self.info.execution_arn,
-                "Input": self.input,
+                "Input": *self.input,
                 "StartTime": iso_time(self.info.start_time),
                 "Name": self.info.name,
                 "RoleArn": self.info.role_arn,
@@ -894,7 +908,7 @@ impl Execution {
     }
 
     fn states_object(&self, tid: ThreadId, _def: &StateDef, context: Value) -> Value {
-        let input = self.thread(tid).map(|t| t.input.clone()).unwrap_or(Value::Null);
+        let input = self.thread(tid).map(|t| (*t.input).clone()).unwrap_or(Value::Null);
         json!({"input": input, "context": context})
     }
 
@@ -930,7 +944,7 @@ impl Execution {
             let states = self.states_object(tid, def, context);
             let output = match def.field("Output") {
                 Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
-                None => t.input.clone(),
+                None => (*t.input).clone(),
             };
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             return Ok(Step::Next(output, def.next));
@@ -965,7 +979,7 @@ impl Execution {
             let states = self.states_object(tid, def, context);
             let output = match def.field("Output") {
                 Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
-                None => t.input.clone(),
+                None => (*t.input).clone(),
             };
             return Ok(Step::Succeed(output));
         }
@@ -1008,20 +1022,7 @@ impl Execution {
                     return Ok(v.as_str().map(str::to_owned));
                 }
                 match def.field(&format!("{name}Path")).and_then(Value::as_str) {
-                    Some(p) if crate::asl::intrinsic::looks_like_intrinsic(p) => {
-                        let call = crate::asl::intrinsic::parse_intrinsic(p)
-                            .map_err(|e| Failure::intrinsic(e.to_string()))?;
-                        Ok(Some(text(super::intrinsics::evaluate(&call, &env)?)))
-                    }
-                    Some(p) => {
-                        let v = jp::select(p, &env).map_err(|_| {
-                            Failure::runtime(format!(
-                                "The JSONPath '{p}' specified for the field '{name}Path' could not be found in the input '{}'",
-                                super::history::json_text(env.input)
-                            ))
-                        })?;
-                        Ok(Some(text(v)))
-                    }
+                    Some(p) => Ok(Some(text(jp::select_in_field(p, &format!("{name}Path"), &env)?))),
                     None => Ok(None),
                 }
             };
@@ -1043,7 +1044,7 @@ impl Execution {
                 if jsonata::evaluate_condition(cond, &states, &t.vars, &self.random)? {
                     let output = match rule.rule.get("Output").or(def.field("Output")) {
                         Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
-                        None => t.input.clone(),
+                        None => (*t.input).clone(),
                     };
                     let rule_assign = rule.rule.get("Assign").cloned();
                     self.assign_jsonata(tid, def.field("Assign"), &states)?;
@@ -1055,7 +1056,7 @@ impl Execution {
                 Some(d) => {
                     let output = match def.field("Output") {
                         Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
-                        None => t.input.clone(),
+                        None => (*t.input).clone(),
                     };
                     self.assign_jsonata(tid, def.field("Assign"), &states)?;
                     Ok(Step::Next(output, Some(d)))
@@ -1111,7 +1112,7 @@ impl Execution {
             };
             let output = match def.field("Output") {
                 Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
-                None => t.input.clone(),
+                None => (*t.input).clone(),
             };
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             (output, until)
@@ -1216,7 +1217,7 @@ impl Execution {
         let Some(t) = self.thread(tid) else { return Ok(None) };
         let value = if let Some(v) = def.field(name) {
             if def.is_jsonata() {
-                let states = json!({"input": t.input, "context": context});
+                let states = json!({"input": *t.input, "context": context});
                 jsonata::evaluate_field(v, &states, &t.vars, &self.random)?
             } else {
                 v.clone()
@@ -1264,9 +1265,9 @@ impl Execution {
             let states = self.states_object(tid, def, context.clone());
             let payload = match def.field("Arguments") {
                 Some(a) => jsonata::evaluate_field(a, &states, &t.vars, &self.random)?,
-                None => t.input.clone(),
+                None => (*t.input).clone(),
             };
-            (payload, t.input.clone())
+            (payload, (*t.input).clone())
         } else {
             let env = Env {
                 input: &t.input,
@@ -1475,7 +1476,7 @@ impl Execution {
         let context = self.context_if_needed(tid, def);
         let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
         if def.is_jsonata() {
-            let input = t.input.clone();
+            let input = (*t.input).clone();
             let states = json!({"input": input, "context": context, "result": result});
             let output = match def.field("Output") {
                 Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
@@ -1559,7 +1560,7 @@ impl Execution {
         let context = self.context_if_needed(tid, def);
         let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
         let vars = t.vars.clone();
-        let input = t.input.clone();
+        let input = (*t.input).clone();
         let jsonata_mode = def.is_jsonata();
         let states = if jsonata_mode {
             self.states_object(tid, def, context.clone())
@@ -1708,7 +1709,7 @@ impl Execution {
                 vars,
                 random: &self.random,
             };
-            jp::select(path, &env)?
+            return jp::select_items_path(path, &env);
         };
         match items {
             Value::Array(a) => Ok(a),
@@ -1786,7 +1787,7 @@ impl Execution {
             context.clone()
         };
         let result = if def.is_jsonata() {
-            let input = self.thread(tid).map(|t| t.input.clone()).unwrap_or(Value::Null);
+            let input = self.thread(tid).map(|t| (*t.input).clone()).unwrap_or(Value::Null);
             let states = json!({"input": input, "context": context});
             jsonata::evaluate_field(selector, &states, vars, &self.random)
         } else {
@@ -1832,7 +1833,7 @@ impl Execution {
                 );
             }
             let start = self.machine.scopes[scope].start;
-            let child = self.spawn(scope, start, input, vars, Some((tid, slot)), last_event);
+            let child = self.spawn(scope, start, Arc::new(input), vars, Some((tid, slot)), last_event);
             if let Some(Phase::Children(c)) = self.thread_mut(tid).map(|t| &mut t.phase) {
                 c.threads[slot] = Some(child);
             }
@@ -1985,5 +1986,13 @@ fn merge(base: &mut Value, extra: &Value) {
             }
         }
         (b, e) => *b = e.clone(),
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        eprintln!("Execution {} Thread {} Phase {} Info {}", std::mem::size_of::<super::Execution>(), std::mem::size_of::<super::Thread>(), std::mem::size_of::<super::Phase>(), std::mem::size_of::<super::ExecutionInfo>());
     }
 }

@@ -16,9 +16,9 @@ pub type Millis = i64;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
     None,
-    StateEntered { name: Arc<str>, input: Value },
-    StateExited { name: Arc<str>, output: Value },
-    ExecutionStarted { input: Value, role_arn: String },
+    StateEntered { name: Arc<str>, input: Arc<Value> },
+    StateExited { name: Arc<str>, output: Arc<Value> },
+    ExecutionStarted { input: Arc<Value>, role_arn: String },
     ExecutionSucceeded { output: Value },
     /// `ExecutionFailed`, `ExecutionTimedOut`, `ExecutionAborted`, `MapIterationFailed`…
     ErrorCause { error: String, cause: String },

@@ -1,3 +1,5 @@
 //! The runtime: what drives the sans-IO engine with time and task resources.
-pub mod mocks_harness;
+pub mod buckets;
+pub mod mocks;
+pub mod s3_tasks;
 pub mod virtual_clock;
