@@ -1122,7 +1122,13 @@ impl Parser<'_> {
                 'r' => out.push('\r'),
                 't' => out.push('\t'),
                 'u' => out.push(self.unicode_escape(escape_at)?),
-                // Jayway keeps the character after any other backslash, quotes included.
+                // An escaped quote of the other kind keeps its backslash: AWS reads
+                // `$['a\"b']` as the key `a\"b` (recorded).
+                '"' | '\'' if e != quote => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                // Jayway keeps the character after any other backslash.
                 other => out.push(other),
             }
         }

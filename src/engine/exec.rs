@@ -27,6 +27,11 @@ use super::jsonata_eval as jsonata;
 use super::machine::{Machine, ROOT_SCOPE, ScopeId, StateDef, StateId};
 use crate::asl::model::StateType;
 
+/// A JSONata failure as a runtime error value; `after_step` adds where it happened.
+fn ja<T>(r: Result<T, jsonata::QueryFailure>) -> Result<T, Failure> {
+    r.map_err(|q| q.to_failure())
+}
+
 /// Largest state input or output, in bytes of JSON text (AWS's 256 KiB payload quota).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
@@ -663,16 +668,24 @@ impl Execution {
 
     /// Retry or Catch for a failed state. `None` when a retry was scheduled.
     fn handle_failure(&mut self, tid: ThreadId, def: &StateDef, failure: Failure) -> Option<Step> {
-        // States.Runtime and States.DataLimitExceeded end the execution whatever the
-        // state's Retry and Catch say (AWS's rule).
-        if failure.error == names::RUNTIME || failure.error == names::DATA_LIMIT_EXCEEDED {
+        // States.Runtime ends the execution whatever the state's Retry and Catch say;
+        // States.DataLimitExceeded is only handled where it is named (AWS's rules).
+        if failure.error == names::RUNTIME {
             return Some(Step::FailThread(failure));
         }
+        let explicit_only = failure.error == names::DATA_LIMIT_EXCEEDED;
+        let matches = |errors: &[String]| {
+            if explicit_only {
+                errors.iter().any(|e| *e == failure.error)
+            } else {
+                error_matches(errors, &failure.error)
+            }
+        };
         if let Some((i, r)) = def
             .retriers
             .iter()
             .enumerate()
-            .find(|(_, r)| error_matches(&r.errors, &failure.error))
+            .find(|(_, r)| matches(&r.errors))
         {
             let Some(t) = self.thread_mut(tid) else { return None };
             if t.retry_counts.len() < def.retriers.len() {
@@ -698,7 +711,7 @@ impl Execution {
                 return None;
             }
         }
-        if let Some(c) = def.catchers.iter().find(|c| error_matches(&c.errors, &failure.error)) {
+        if let Some(c) = def.catchers.iter().find(|c| matches(&c.errors)) {
             let error_output = json!({"Error": failure.error, "Cause": failure.cause});
             return Some(match self.catch_output(tid, def, &c.fields, error_output) {
                 Ok(output) => Step::Next(output, Some(c.next)),
@@ -724,8 +737,8 @@ impl Execution {
         if def.is_jsonata() {
             let states = json!({"input": input, "context": context, "errorOutput": error_output});
             let output = match catcher.get("Output") {
-                Some(o) => jsonata::evaluate_field(o, &states, &vars, &self.random)?,
-                None => input,
+                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &vars, &self.random))?,
+                None => error_output,
             };
             self.assign_jsonata(tid, catcher.get("Assign"), &states)?;
             Ok(output)
@@ -902,7 +915,7 @@ impl Execution {
     fn assign_jsonata(&mut self, tid: ThreadId, assign: Option<&Value>, states: &Value) -> Result<(), Failure> {
         let Some(assign) = assign else { return Ok(()) };
         let Some(t) = self.thread(tid) else { return Ok(()) };
-        let value = jsonata::evaluate_field(assign, states, &t.vars, &self.random)?;
+        let value = ja(jsonata::evaluate_field("Assign", assign, states, &t.vars, &self.random))?;
         self.assign_values(tid, Some(value));
         Ok(())
     }
@@ -943,7 +956,7 @@ impl Execution {
         if def.is_jsonata() {
             let states = self.states_object(tid, def, context);
             let output = match def.field("Output") {
-                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                 None => (*t.input).clone(),
             };
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
@@ -978,7 +991,7 @@ impl Execution {
         if def.is_jsonata() {
             let states = self.states_object(tid, def, context);
             let output = match def.field("Output") {
-                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                 None => (*t.input).clone(),
             };
             return Ok(Step::Succeed(output));
@@ -1005,7 +1018,7 @@ impl Execution {
             let states = self.states_object(tid, def, context);
             let eval = |name: &str| -> Result<Option<String>, Failure> {
                 match def.field(name) {
-                    Some(v) => Ok(Some(text(jsonata::evaluate_field(v, &states, &t.vars, &self.random)?))),
+                    Some(v) => Ok(Some(text(ja(jsonata::evaluate_field(name, v, &states, &t.vars, &self.random))?))),
                     None => Ok(None),
                 }
             };
@@ -1041,9 +1054,9 @@ impl Execution {
             let states = self.states_object(tid, def, context);
             for rule in &def.choices {
                 let cond = rule.rule.get("Condition").unwrap_or(&Value::Null);
-                if jsonata::evaluate_condition(cond, &states, &t.vars, &self.random)? {
+                if ja(jsonata::evaluate_condition("Condition", cond, &states, &t.vars, &self.random))? {
                     let output = match rule.rule.get("Output").or(def.field("Output")) {
-                        Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                        Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                         None => (*t.input).clone(),
                     };
                     let rule_assign = rule.rule.get("Assign").cloned();
@@ -1055,7 +1068,7 @@ impl Execution {
             return match def.default {
                 Some(d) => {
                     let output = match def.field("Output") {
-                        Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                        Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                         None => (*t.input).clone(),
                     };
                     self.assign_jsonata(tid, def.field("Assign"), &states)?;
@@ -1103,15 +1116,15 @@ impl Execution {
         let (output, until) = if def.is_jsonata() {
             let states = self.states_object(tid, def, context);
             let until = if let Some(s) = def.field("Seconds") {
-                let v = jsonata::evaluate_field(s, &states, &t.vars, &self.random)?;
+                let v = ja(jsonata::evaluate_field("Seconds", s, &states, &t.vars, &self.random))?;
                 WaitUntil::Seconds(v)
             } else if let Some(ts) = def.field("Timestamp") {
-                WaitUntil::Timestamp(jsonata::evaluate_field(ts, &states, &t.vars, &self.random)?)
+                WaitUntil::Timestamp(ja(jsonata::evaluate_field("Timestamp", ts, &states, &t.vars, &self.random))?)
             } else {
                 WaitUntil::Seconds(json!(0))
             };
             let output = match def.field("Output") {
-                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                 None => (*t.input).clone(),
             };
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
@@ -1218,7 +1231,7 @@ impl Execution {
         let value = if let Some(v) = def.field(name) {
             if def.is_jsonata() {
                 let states = json!({"input": *t.input, "context": context});
-                jsonata::evaluate_field(v, &states, &t.vars, &self.random)?
+                ja(jsonata::evaluate_field(name, v, &states, &t.vars, &self.random))?
             } else {
                 v.clone()
             }
@@ -1253,7 +1266,7 @@ impl Execution {
         };
         let task = TaskId(self.next_task);
         self.next_task += 1;
-        if kind != TaskKind::Request {
+        if kind != TaskKind::Request || def.reads_context {
             let token = self.task_token(task);
             if let Some(t) = self.thread_mut(tid) {
                 t.token = Some(token);
@@ -1264,7 +1277,7 @@ impl Execution {
         let (payload, effective) = if def.is_jsonata() {
             let states = self.states_object(tid, def, context.clone());
             let payload = match def.field("Arguments") {
-                Some(a) => jsonata::evaluate_field(a, &states, &t.vars, &self.random)?,
+                Some(a) => ja(jsonata::evaluate_field("Arguments", a, &states, &t.vars, &self.random))?,
                 None => (*t.input).clone(),
             };
             (payload, (*t.input).clone())
@@ -1479,7 +1492,7 @@ impl Execution {
             let input = (*t.input).clone();
             let states = json!({"input": input, "context": context, "result": result});
             let output = match def.field("Output") {
-                Some(o) => jsonata::evaluate_field(o, &states, &t.vars, &self.random)?,
+                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
                 None => result,
             };
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
@@ -1570,7 +1583,7 @@ impl Execution {
         // The state's effective input.
         let effective = if jsonata_mode {
             match def.field("Arguments") {
-                Some(a) => jsonata::evaluate_field(a, &states, &vars, &self.random)?,
+                Some(a) => ja(jsonata::evaluate_field("Arguments", a, &states, &vars, &self.random))?,
                 None => input.clone(),
             }
         } else {
@@ -1653,7 +1666,7 @@ impl Execution {
     fn number_value(&self, def: &StateDef, name: &str, integer: bool, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Option<f64>, Failure> {
         let (v, source) = if let Some(v) = def.field(name) {
             if def.is_jsonata() {
-                (jsonata::evaluate_field(v, states, vars, &self.random)?, None)
+                (ja(jsonata::evaluate_field(name, v, states, vars, &self.random))?, None)
             } else {
                 (v.clone(), None)
             }
@@ -1698,7 +1711,7 @@ impl Execution {
     fn map_items(&self, def: &StateDef, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Vec<Value>, Failure> {
         let items = if def.is_jsonata() {
             match def.field("Items") {
-                Some(i) => jsonata::evaluate_field(i, states, vars, &self.random)?,
+                Some(i) => ja(jsonata::evaluate_field_as("Items", i, jsonata::Expected::Array, states, vars, &self.random))?,
                 None => states.get("input").cloned().unwrap_or(Value::Null),
             }
         } else {
@@ -1732,7 +1745,7 @@ impl Execution {
         let max_items = self.number_field(&batcher_def, "MaxItemsPerBatch", effective, states, context, vars)?;
         let max_bytes = self.number_field(&batcher_def, "MaxInputBytesPerBatch", effective, states, context, vars)?;
         let batch_input = match batcher.get("BatchInput") {
-            Some(b) if def.is_jsonata() => Some(jsonata::evaluate_field(b, states, vars, &self.random)?),
+            Some(b) if def.is_jsonata() => Some(ja(jsonata::evaluate_field("BatchInput", b, states, vars, &self.random))?),
             Some(b) => {
                 let env = Env {
                     input: effective,
@@ -1789,7 +1802,7 @@ impl Execution {
         let result = if def.is_jsonata() {
             let input = self.thread(tid).map(|t| (*t.input).clone()).unwrap_or(Value::Null);
             let states = json!({"input": input, "context": context});
-            jsonata::evaluate_field(selector, &states, vars, &self.random)
+            ja(jsonata::evaluate_field("ItemSelector", selector, &states, vars, &self.random))
         } else {
             let env = Env {
                 input: effective,
