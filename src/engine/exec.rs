@@ -668,19 +668,13 @@ impl Execution {
 
     /// Retry or Catch for a failed state. `None` when a retry was scheduled.
     fn handle_failure(&mut self, tid: ThreadId, def: &StateDef, failure: Failure) -> Option<Step> {
-        // States.Runtime ends the execution whatever the state's Retry and Catch say;
-        // States.DataLimitExceeded is only handled where it is named (AWS's rules).
+        // States.Runtime ends the execution whatever the state's Retry and Catch say
+        // (AWS's rule). Everything else, States.DataLimitExceeded included (recorded), can
+        // be retried and caught.
         if failure.error == names::RUNTIME {
             return Some(Step::FailThread(failure));
         }
-        let explicit_only = failure.error == names::DATA_LIMIT_EXCEEDED;
-        let matches = |errors: &[String]| {
-            if explicit_only {
-                errors.iter().any(|e| *e == failure.error)
-            } else {
-                error_matches(errors, &failure.error)
-            }
-        };
+        let matches = |errors: &[String]| error_matches(errors, &failure.error);
         if let Some((i, r)) = def
             .retriers
             .iter()
@@ -1117,9 +1111,12 @@ impl Execution {
             let states = self.states_object(tid, def, context);
             let until = if let Some(s) = def.field("Seconds") {
                 let v = ja(jsonata::evaluate_field("Seconds", s, &states, &t.vars, &self.random))?;
-                WaitUntil::Seconds(v)
+                WaitUntil::SecondsFromPath(JSONATA_SOURCE.into(), v)
             } else if let Some(ts) = def.field("Timestamp") {
-                WaitUntil::Timestamp(ja(jsonata::evaluate_field("Timestamp", ts, &states, &t.vars, &self.random))?)
+                WaitUntil::TimestampFromPath(
+                    JSONATA_SOURCE.into(),
+                    ja(jsonata::evaluate_field("Timestamp", ts, &states, &t.vars, &self.random))?,
+                )
             } else {
                 WaitUntil::Seconds(json!(0))
             };
@@ -1174,6 +1171,12 @@ impl Execution {
             None => plain_text(v),
         };
         let at = if let Some((path, v)) = seconds {
+            if path.as_deref() == Some(JSONATA_SOURCE) && !v.as_i64().is_some_and(|n| n >= 0) {
+                return Err(Failure::query(format!(
+                    "The Seconds field must be a non-negative integer, but was: {}",
+                    plain_text(&v)
+                )));
+            }
             let secs = match v.as_i64() {
                 Some(n) if n < 0 => {
                     return Err(Failure::runtime(format!(
@@ -1192,6 +1195,12 @@ impl Execution {
             self.now.saturating_add(secs.saturating_mul(1000))
         } else if let Some((path, v)) = timestamp {
             let ts = v.as_str().and_then(choice::timestamp).ok_or_else(|| {
+                if path.as_deref() == Some(JSONATA_SOURCE) {
+                    return Failure::query(format!(
+                        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                        plain_text(&v)
+                    ));
+                }
                 Failure::runtime(format!(
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {}",
                     shown(&path, &v)
@@ -1712,7 +1721,15 @@ impl Execution {
         let items = if def.is_jsonata() {
             match def.field("Items") {
                 Some(i) => ja(jsonata::evaluate_field_as("Items", i, jsonata::Expected::Array, states, vars, &self.random))?,
-                None => states.get("input").cloned().unwrap_or(Value::Null),
+                None => match states.get("input") {
+                    Some(Value::Array(a)) => return Ok(a.clone()),
+                    other => {
+                        return Err(Failure::query(format!(
+                            "Map state input must be an array but was: {}",
+                            super::history::json_text(other.unwrap_or(&Value::Null))
+                        )));
+                    }
+                },
             }
         } else {
             let path = def.field("ItemsPath").and_then(Value::as_str).unwrap_or("$");
@@ -1939,6 +1956,9 @@ impl Execution {
         self.task_result(tid, def, Value::Array(results))
     }
 }
+
+/// Marks a Wait duration that came from a JSONata expression (errors are worded for it).
+const JSONATA_SOURCE: &str = "{% %}";
 
 enum WaitUntil {
     Seconds(Value),
