@@ -17,10 +17,10 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// No variables. Allocates nothing until the first `set`: most executions never
+    /// assign, and thousands of them may be parked at once.
     pub fn new() -> Vars {
-        Vars {
-            frames: vec![Arc::new(Map::new())],
-        }
+        Vars { frames: Vec::new() }
     }
 
     /// The value of `$name`, looking outwards from the innermost scope.

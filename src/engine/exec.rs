@@ -14,7 +14,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -26,6 +25,59 @@ use super::io_jsonpath as jp;
 use super::jsonata_eval as jsonata;
 use super::machine::{Machine, ROOT_SCOPE, ScopeId, StateDef, StateId};
 use crate::asl::model::StateType;
+
+/// A map keyed by ids that only grow: a sorted vector. Inserts append; an execution usually
+/// holds one or two entries, and thousands of executions may be parked at once, so this
+/// allocates exactly what it holds while small (a hash map reserves several buckets).
+#[derive(Debug)]
+struct IdMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for IdMap<K, V> {
+    fn default() -> Self {
+        IdMap { entries: Vec::new() }
+    }
+}
+
+impl<K: Ord + Copy, V> IdMap<K, V> {
+    fn insert(&mut self, key: K, value: V) {
+        if self.entries.len() == self.entries.capacity() && self.entries.len() < 4 {
+            self.entries.reserve_exact(1);
+        }
+        match self.entries.last() {
+            Some((last, _)) if *last >= key => match self.entries.binary_search_by(|(k, _)| k.cmp(&key)) {
+                Ok(i) => self.entries[i].1 = value,
+                Err(i) => self.entries.insert(i, (key, value)),
+            },
+            _ => self.entries.push((key, value)),
+        }
+    }
+
+    fn get(&self, key: K) -> Option<&V> {
+        self.entries
+            .binary_search_by(|(k, _)| k.cmp(&key))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    fn remove(&mut self, key: K) -> Option<V> {
+        let i = self.entries.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
+        Some(self.entries.remove(i).1)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        self.entries.iter().map(|(k, _)| *k)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(K, V)> + '_ {
+        self.entries.iter()
+    }
+
+    fn into_vec(self) -> Vec<(K, V)> {
+        self.entries
+    }
+}
 
 /// A JSONata failure as a runtime error value; `after_step` adds where it happened.
 fn ja<T>(r: Result<T, jsonata::QueryFailure>) -> Result<T, Failure> {
@@ -184,7 +236,7 @@ enum Phase {
     Task {
         task: TaskId,
         kind: TaskKind,
-        resource: String,
+        resource: Arc<str>,
         heartbeat_seconds: Option<u64>,
         timeout_timer: Option<TimerId>,
         heartbeat_timer: Option<TimerId>,
@@ -218,7 +270,7 @@ struct Thread {
     /// The current task's token, for `$$.Task.Token`.
     token: Option<String>,
     /// `$$.Map.Item` while an iteration's input is built; kept for the context object.
-    map_item: Option<(usize, Value)>,
+    map_item: Option<Box<(usize, Value)>>,
 }
 
 #[derive(Clone, Copy)]
@@ -238,8 +290,8 @@ pub struct Execution {
     /// Slots of `threads` that ended, for reuse.
     free_threads: Vec<ThreadId>,
     ready: VecDeque<ThreadId>,
-    tasks: FxHashMap<TaskId, ThreadId>,
-    timers: FxHashMap<TimerId, (Option<ThreadId>, TimerPurpose, Millis)>,
+    tasks: IdMap<TaskId, ThreadId>,
+    timers: IdMap<TimerId, (Option<ThreadId>, TimerPurpose, Millis)>,
     next_task: u64,
     next_timer: u64,
     now: Millis,
@@ -248,7 +300,7 @@ pub struct Execution {
     next_event_id: u64,
     record_history: bool,
     commands: Vec<Command>,
-    outcome: Option<Outcome>,
+    outcome: Option<Box<Outcome>>,
     transitions: u64,
 }
 
@@ -330,8 +382,8 @@ impl Execution {
             threads: Vec::new(),
             free_threads: Vec::new(),
             ready: VecDeque::new(),
-            tasks: FxHashMap::default(),
-            timers: FxHashMap::default(),
+            tasks: IdMap::default(),
+            timers: IdMap::default(),
             next_task: 1,
             next_timer: 1,
             now,
@@ -356,7 +408,7 @@ impl Execution {
     }
 
     pub fn outcome(&self) -> Option<&Outcome> {
-        self.outcome.as_ref()
+        self.outcome.as_deref()
     }
 
     pub fn transitions(&self) -> u64 {
@@ -369,16 +421,12 @@ impl Execution {
 
     /// Tasks scheduled and not yet answered, cancelled or timed out.
     pub fn pending_tasks(&self) -> Vec<TaskId> {
-        let mut v: Vec<TaskId> = self.tasks.keys().copied().collect();
-        v.sort();
-        v
+        self.tasks.keys().collect()
     }
 
     /// Timers started and not yet fired or cancelled, with their deadlines.
     pub fn pending_timers(&self) -> Vec<(TimerId, Millis)> {
-        let mut v: Vec<(TimerId, Millis)> = self.timers.iter().map(|(id, (_, _, at))| (*id, *at)).collect();
-        v.sort();
-        v
+        self.timers.iter().map(|(id, (_, _, at))| (*id, *at)).collect()
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {
@@ -516,7 +564,7 @@ impl Execution {
 
     fn cancel_timer(&mut self, timer: Option<TimerId>) {
         if let Some(t) = timer {
-            if self.timers.remove(&t).is_some() {
+            if self.timers.remove(t).is_some() {
                 self.commands.push(Command::CancelTimer(t));
             }
         }
@@ -792,18 +840,17 @@ impl Execution {
             return;
         }
         self.emit_raw(previous, event_type, details);
-        self.outcome = Some(Outcome {
+        self.outcome = Some(Box::new(Outcome {
             status,
             output,
             error,
             cause,
-        });
+        }));
         // Everything still running is abandoned: cancel its tasks and timers.
-        for (task, _) in std::mem::take(&mut self.tasks) {
+        for (task, _) in std::mem::take(&mut self.tasks).into_vec() {
             self.commands.push(Command::CancelTask(task));
         }
-        let mut timers: Vec<TimerId> = self.timers.drain().map(|(t, _)| t).collect();
-        timers.sort();
+        let timers: Vec<TimerId> = std::mem::take(&mut self.timers).into_vec().into_iter().map(|(t, _)| t).collect();
         for t in timers {
             self.commands.push(Command::CancelTimer(t));
         }
@@ -837,7 +884,7 @@ impl Execution {
                 heartbeat_timer,
                 ..
             } => {
-                if self.tasks.remove(&task).is_some() {
+                if self.tasks.remove(task).is_some() {
                     self.commands.push(Command::CancelTask(task));
                 }
                 self.cancel_timer(timeout_timer);
@@ -888,7 +935,7 @@ impl Execution {
         if let Some(token) = &t.token {
             ctx.insert("Task".into(), json!({"Token": token}));
         }
-        if let Some((index, value)) = &t.map_item {
+        if let Some((index, value)) = t.map_item.as_deref() {
             ctx.insert("Map".into(), json!({"Item": {"Index": index, "Value": value}}));
         }
         let mut ctx = Value::Object(ctx);
@@ -1265,7 +1312,7 @@ impl Execution {
     }
 
     fn task(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
-        let resource = def.field("Resource").and_then(Value::as_str).unwrap_or("").to_owned();
+        let resource: Arc<str> = def.resource.clone().unwrap_or_else(|| Arc::from(""));
         let kind = if is_activity(&resource) {
             TaskKind::Activity
         } else if resource.ends_with(".waitForTaskToken") {
@@ -1313,7 +1360,7 @@ impl Execution {
         match kind {
             TaskKind::Activity => {
                 let mut d = Map::new();
-                d.insert("resource".into(), json!(resource));
+                d.insert("resource".into(), json!(&*resource));
                 d.insert("input".into(), json!(super::history::json_text(&payload)));
                 d.insert("inputDetails".into(), json!({"truncated": false}));
                 if let Some(s) = timeout_seconds {
@@ -1343,7 +1390,7 @@ impl Execution {
         self.commands.push(Command::RunTask(TaskRequest {
             id: task,
             state_name: def.name.to_string(),
-            resource: resource.clone(),
+            resource: resource.to_string(),
             kind,
             payload,
             token,
@@ -1371,7 +1418,7 @@ impl Execution {
     }
 
     fn task_started(&mut self, task: TaskId, worker: Option<String>) {
-        let Some(&tid) = self.tasks.get(&task) else { return };
+        let Some(&tid) = self.tasks.get(task) else { return };
         let (kind, resource, heartbeat) = match self.thread(tid).map(|t| &t.phase) {
             Some(Phase::Task {
                 kind,
@@ -1406,7 +1453,7 @@ impl Execution {
     }
 
     fn task_heartbeat(&mut self, task: TaskId) {
-        let Some(&tid) = self.tasks.get(&task) else { return };
+        let Some(&tid) = self.tasks.get(task) else { return };
         let heartbeat = match self.thread(tid).map(|t| &t.phase) {
             Some(Phase::Task { heartbeat_seconds, .. }) => *heartbeat_seconds,
             _ => return,
@@ -1422,7 +1469,7 @@ impl Execution {
 
     /// A task finished: `Err((failure, timed_out))`.
     fn task_done(&mut self, task: TaskId, result: Result<Value, (Failure, bool)>) {
-        let Some(tid) = self.tasks.remove(&task) else { return };
+        let Some(tid) = self.tasks.remove(task) else { return };
         let machine = Arc::clone(&self.machine);
         let Some(t) = self.thread_mut(tid) else { return };
         let def = machine.state(t.scope, t.state);
@@ -1528,7 +1575,7 @@ impl Execution {
     }
 
     fn timer_fired(&mut self, timer: TimerId) {
-        let Some((tid, purpose, _)) = self.timers.remove(&timer) else { return };
+        let Some((tid, purpose, _)) = self.timers.remove(timer) else { return };
         let machine = Arc::clone(&self.machine);
         let Some(tid) = tid else {
             // The execution's own TimeoutSeconds.
@@ -1809,7 +1856,7 @@ impl Execution {
         let selector = def.field("ItemSelector").or_else(|| def.field("Parameters"));
         let Some(selector) = selector else { return Ok(item) };
         if let Some(t) = self.thread_mut(tid) {
-            t.map_item = Some((index, item));
+            t.map_item = Some(Box::new((index, item)));
         }
         let context = if def.reads_context || context.is_null() {
             self.context(tid, def)
@@ -2000,6 +2047,7 @@ fn shallow(def: &StateDef) -> StateDef {
         default: None,
         retriers: Vec::new(),
         catchers: Vec::new(),
+        resource: None,
         reads_context: false,
         plain_pass: false,
     }
@@ -2022,10 +2070,3 @@ fn merge(base: &mut Value, extra: &Value) {
     }
 }
 
-#[cfg(test)]
-mod size_tests {
-    #[test]
-    fn sizes() {
-        eprintln!("Execution {} Thread {} Phase {} Info {}", std::mem::size_of::<super::Execution>(), std::mem::size_of::<super::Thread>(), std::mem::size_of::<super::Phase>(), std::mem::size_of::<super::ExecutionInfo>());
-    }
-}

@@ -59,6 +59,8 @@ pub struct StateDef {
     pub default: Option<StateId>,
     pub retriers: Vec<Retrier>,
     pub catchers: Vec<Catcher>,
+    /// A Task's `Resource`, shared by every task the state schedules.
+    pub resource: Option<Arc<str>>,
     /// True when some field may read the context object, so the interpreter builds it.
     pub reads_context: bool,
     /// True when the state only passes its input on (a Pass with no fields that change data).
@@ -196,7 +198,9 @@ impl Machine {
                 && !["InputPath", "Parameters", "Result", "ResultPath", "OutputPath", "Output", "Assign"]
                     .iter()
                     .any(|f| fields.contains_key(*f));
+            let resource = fields.get("Resource").and_then(Value::as_str).map(Arc::from);
             compiled.push(StateDef {
+                resource,
                 name: Arc::from(name.as_str()),
                 kind,
                 query_language: state_ql,
