@@ -7,7 +7,23 @@ use std::path::Path;
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("asl", &["crate::validate", "crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
     ("validate", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+    ("engine", &["crate::cli", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+    ("runtime", &["crate::cli", "crate::backend", "crate::app", "crate::ui"]),
 ];
+
+/// The engine is sans-IO: it reads no clock, touches no file or process and spawns nothing,
+/// so the same inputs replay to the same history.
+#[test]
+fn the_engine_does_no_io() {
+    let mut files = Vec::new();
+    rust_files(&crate::repo().join("src").join("engine"), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for bad in ["std::fs", "std::process", "std::net", "SystemTime", "Instant::now", "thread::spawn", "tokio", "rusqlite"] {
+            assert!(!text.contains(bad), "{} (engine) uses {bad}", f.display());
+        }
+    }
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -1,6 +1,7 @@
 //! One integration-test binary (it links once, which matters on two cores).
 mod cli;
 mod edits;
+mod engine;
 mod layers;
 mod robustness;
 mod roundtrip;

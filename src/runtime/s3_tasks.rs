@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn put_object_stores_the_json_text_of_the_body_as_aws_does() {
-        // ETags and CRC-32s recorded on AWS (services/test_aws_sdk_task_service, test_s3_put_object[*]).
+        // ETags and CRC-32s recorded on AWS (the recorded aws-sdk task service tests, test_s3_put_object[*]).
         let (_d, b) = store();
         let cases = [
             (
@@ -681,7 +681,7 @@ mod tests {
 
     #[test]
     fn get_object_matches_the_recorded_shape() {
-        // services/test_aws_sdk_task_service/test_s3_get_object[str]: an object put as "text data".
+        // the recorded aws-sdk task service test test_s3_get_object[str]: an object put as "text data".
         let (_d, b) = store();
         b.put_object(
             "bucket-name",
