@@ -6,6 +6,7 @@ mod layers;
 mod robustness;
 mod roundtrip;
 mod validator;
+mod workflow_runs;
 mod workflows;
 
 use std::path::{Path, PathBuf};
