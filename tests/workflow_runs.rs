@@ -761,7 +761,6 @@ fn media_pipeline_unsupported_source_fails() {
 /// AWS records a heartbeat expiry as `States.Timeout` (the AWS-validated LocalStack recording
 /// timeouts/test_heartbeat_timeout). Runs the engine's own heartbeat timer, not a mock.
 #[test]
-#[ignore = "engine: a heartbeat expiry fails the task with States.HeartbeatTimeout, which a States.Timeout catcher does not catch; AWS raises States.Timeout (and its States.Timeout covers heartbeats), so a lost reviewer lands in 'Review Errored' instead of 'Review Timed Out'"]
 fn video_ingest_lost_heartbeat_is_a_timeout() {
     use std::sync::Arc;
     use stepwise::engine::{Command, Execution, ExecutionInfo, Input, Machine, MachineType};

@@ -162,6 +162,12 @@ pub fn run(args: RunArgs) -> ExitCode {
                 };
             }
         }
+        if req.kind == crate::engine::TaskKind::ItemReader {
+            return match crate::runtime::item_reader::read_items(&buckets, &req.resource, &req.payload) {
+                Ok(v) => TaskAnswer::Succeeded(v),
+                Err(f) => TaskAnswer::Failed(f),
+            };
+        }
         if let Some(action) = req.resource.strip_prefix("arn:aws:states:::aws-sdk:s3:") {
             if s3_tasks::supports(action) {
                 return match s3_tasks::run_s3_task(&buckets, action, &req.payload) {

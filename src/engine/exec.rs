@@ -119,6 +119,9 @@ pub enum TaskKind {
     Callback,
     /// Request-response and `.sync`: the resource's answer completes it.
     Request,
+    /// A Distributed Map's `ItemReader`: the answer is the array of items (the runtime reads
+    /// and parses the object or listing).
+    ItemReader,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,6 +250,10 @@ enum Phase {
     },
     Retry {
         timer: TimerId,
+    },
+    /// A Map waiting for its ItemReader's items.
+    ReadItems {
+        task: TaskId,
     },
     Children(Box<Children>),
     Done,
@@ -891,6 +898,11 @@ impl Execution {
                 self.cancel_timer(heartbeat_timer);
             }
             Phase::Wait { timer, .. } | Phase::Retry { timer } => self.cancel_timer(Some(timer)),
+            Phase::ReadItems { task } => {
+                if self.tasks.remove(task).is_some() {
+                    self.commands.push(Command::CancelTask(task));
+                }
+            }
             Phase::Children(children) => {
                 for child in children.threads.into_iter().flatten() {
                     self.abort_thread(child);
@@ -1473,6 +1485,31 @@ impl Execution {
         let machine = Arc::clone(&self.machine);
         let Some(t) = self.thread_mut(tid) else { return };
         let def = machine.state(t.scope, t.state);
+        if matches!(t.phase, Phase::ReadItems { .. }) {
+            t.phase = Phase::Ready;
+            let step = match result {
+                Ok(Value::Array(items)) => {
+                    let max = def
+                        .field("ItemReader")
+                        .and_then(|r| r.pointer("/ReaderConfig/MaxItems"))
+                        .and_then(Value::as_u64);
+                    let mut items = items;
+                    if let Some(max) = max.filter(|m| *m > 0) {
+                        items.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+                    }
+                    self.fork_with(tid, def, Some(items)).unwrap_or_else(Step::Fail)
+                }
+                Ok(other) => Step::Fail(Failure::new(
+                    names::ITEM_READER_FAILED,
+                    format!("The ItemReader did not return an array of items: {}", super::history::json_text(&other)),
+                )),
+                Err((f, _)) => Step::Fail(f),
+            };
+            if self.after_step(tid, def, step) {
+                self.ready.push_back(tid);
+            }
+            return;
+        }
         let (kind, resource, timeout_timer, heartbeat_timer) =
             match std::mem::replace(&mut t.phase, Phase::Done) {
                 Phase::Task {
@@ -1611,11 +1648,9 @@ impl Execution {
                     _ => return,
                 };
                 self.commands.push(Command::CancelTask(task));
-                let error = match purpose {
-                    TimerPurpose::Heartbeat => names::HEARTBEAT_TIMEOUT,
-                    _ => names::TIMEOUT,
-                };
-                self.task_done(task, Err((Failure::new(error, ""), true)));
+                // A missed heartbeat is a States.Timeout too (recorded on AWS), so a
+                // `States.Timeout` catcher covers both.
+                self.task_done(task, Err((Failure::new(names::TIMEOUT, ""), true)));
             }
             TimerPurpose::ExecutionTimeout => {}
         }
@@ -1626,6 +1661,13 @@ impl Execution {
     // -----------------------------------------------------------------------------------
 
     fn fork(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        self.fork_with(tid, def, None)
+    }
+
+    /// Starts a Parallel's branches or a Map's iterations. A Map with an `ItemReader` first
+    /// asks the runtime to read its items (a task of kind `ItemReader`), then comes back here
+    /// with them.
+    fn fork_with(&mut self, tid: ThreadId, def: &StateDef, read_items: Option<Vec<Value>>) -> Result<Step, Failure> {
         let context = self.context_if_needed(tid, def);
         let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
         let vars = t.vars.clone();
@@ -1674,7 +1716,11 @@ impl Execution {
                 children.pending_inputs.push_back((i, effective.clone()));
             }
         } else {
-            let items = self.map_items(def, &effective, &states, &context, &vars)?;
+            let items = match (read_items, def.field("ItemReader")) {
+                (Some(items), _) => items,
+                (None, Some(reader)) => return self.read_items(tid, def, reader, &effective, &states, &context, &vars),
+                (None, None) => self.map_items(def, &effective, &states, &context, &vars)?,
+            };
             let items = self.batch_items(def, items, &effective, &states, &context, &vars)?;
             let mut inputs = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
@@ -1719,6 +1765,67 @@ impl Execution {
 
     /// A number field given directly, as `{name}Path`, or as a JSONata expression. Strings
     /// holding a number are accepted, as AWS accepts them.
+    /// Schedules the reading of a Map's items: the payload is the reader's Parameters (or
+    /// Arguments) with its `ReaderConfig`.
+    #[allow(clippy::too_many_arguments)]
+    fn read_items(&mut self, tid: ThreadId, def: &StateDef, reader: &Value, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Step, Failure> {
+        let params = if def.is_jsonata() {
+            match reader.get("Arguments") {
+                Some(a) => ja(jsonata::evaluate_field("ItemReader/Arguments", a, states, vars, &self.random))?,
+                None => json!({}),
+            }
+        } else {
+            match reader.get("Parameters") {
+                Some(p) => {
+                    let env = Env {
+                        input: effective,
+                        context,
+                        vars,
+                        random: &self.random,
+                    };
+                    jp::apply_template(p, &env)?
+                }
+                None => json!({}),
+            }
+        };
+        let mut payload = match params {
+            Value::Object(m) => m,
+            other => {
+                return Err(Failure::new(
+                    names::ITEM_READER_FAILED,
+                    format!("The ItemReader parameters must be a JSON object, got {}", super::history::json_text(&other)),
+                ));
+            }
+        };
+        if let Some(config) = reader.get("ReaderConfig") {
+            let config = if def.is_jsonata() {
+                ja(jsonata::evaluate_field("ItemReader/ReaderConfig", config, states, vars, &self.random))?
+            } else {
+                config.clone()
+            };
+            payload.insert("ReaderConfig".into(), config);
+        }
+        let resource: String = reader.get("Resource").and_then(Value::as_str).unwrap_or("").to_owned();
+        let task = TaskId(self.next_task);
+        self.next_task += 1;
+        self.tasks.insert(task, tid);
+        self.commands.push(Command::RunTask(TaskRequest {
+            id: task,
+            state_name: def.name.to_string(),
+            resource,
+            kind: TaskKind::ItemReader,
+            payload: Value::Object(payload),
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            attempt: self.thread(tid).map_or(0, |t| t.attempt),
+        }));
+        if let Some(t) = self.thread_mut(tid) {
+            t.phase = Phase::ReadItems { task };
+        }
+        Ok(Step::Wait)
+    }
+
     fn number_value(&self, def: &StateDef, name: &str, integer: bool, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Option<f64>, Failure> {
         let (v, source) = if let Some(v) = def.field(name) {
             if def.is_jsonata() {
