@@ -54,14 +54,14 @@ pub struct Dispatch {
 #[derive(Debug, Default)]
 pub struct Step {
     pub events: Vec<Event>,
+    /// Every task the step scheduled, activities included (a live service leaves those to
+    /// workers; a virtual run answers them with mocks).
     pub dispatch: Vec<Dispatch>,
     pub cancelled: Vec<TaskId>,
     pub timers_started: Vec<(TimerId, Millis)>,
     pub timers_removed: Vec<TimerId>,
     /// Set by the step that ended the execution.
     pub outcome: Option<Outcome>,
-    /// New activity tasks (workers may be waiting for them).
-    pub activities_scheduled: usize,
 }
 
 /// What a resumed execution needs from its new driver.
@@ -327,15 +327,10 @@ impl Driver {
                                 heartbeat_seconds: request.heartbeat_seconds,
                                 timeout_seconds: request.timeout_seconds,
                             });
-                            if kind == TokenKind::Activity {
-                                step.activities_scheduled += 1;
-                            }
                         }
                         TaskKind::Request => {}
                     }
-                    if request.kind != TaskKind::Activity {
-                        step.dispatch.push(Dispatch { request: request.clone(), invocation });
-                    }
+                    step.dispatch.push(Dispatch { request: request.clone(), invocation });
                     self.tasks.insert(request.id, PendingTask { request, invocation });
                 }
                 Command::StartTimer { timer, at } => {

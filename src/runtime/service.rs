@@ -532,7 +532,8 @@ impl LocalService {
                 return Ok(description);
             }
             match self.progress(arn).await? {
-                Progress::NotDriven { .. } => return Ok(description),
+                // It may have ended between the two looks.
+                Progress::NotDriven { .. } => return self.describe_execution(arn).await,
                 Progress::WaitingOnWorkers(_) if until_workers => return Ok(description),
                 _ => {}
             }
