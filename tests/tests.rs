@@ -4,6 +4,7 @@ mod edits;
 mod layers;
 mod robustness;
 mod roundtrip;
+mod runtime;
 mod validator;
 mod workflows;
 
