@@ -366,3 +366,41 @@ async fn a_token_outlives_the_process_that_issued_it() {
     assert_eq!(types(&history).iter().filter(|t| *t == "ActivityStarted").count(), 1);
     svc.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_execution_aborts_a_waiting_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path()).await;
+    let def = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}"#;
+    let arn = start(&svc, "Long", def, json!({})).await;
+    svc.stop_execution(&arn, Some("User.Stop".into()), Some("enough".into())).await.unwrap();
+    let d = svc.describe_execution(&arn).await.unwrap();
+    assert_eq!(d.status, "ABORTED");
+    assert_eq!(d.error.as_deref(), Some("User.Stop"));
+    assert!(matches!(svc.describe_execution("arn:nope").await, Err(ServiceError::ExecutionDoesNotExist(_))));
+    let history = svc.full_history(&arn).await.unwrap();
+    assert_eq!(types(&history).last().map(String::as_str), Some("ExecutionAborted"));
+    svc.shutdown().await.unwrap();
+}
+
+#[test]
+fn virtual_runs_record_into_a_named_data_dir_and_workers_check_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("quick.asl.json");
+    std::fs::write(&def, r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN).args(["run", "--time-scale", "0", "--name", "v1", "--data-dir"]).arg(&data).arg(&def).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "SUCCEEDED");
+    let store = Store::open(&data).unwrap();
+    let row = store.execution("arn:aws:states:us-east-1:123456789012:execution:quick:v1").unwrap().expect("recorded");
+    assert_eq!(row.status, "SUCCEEDED");
+    assert_eq!(row.stop_ms.unwrap() - row.start_ms, 3_600_000, "virtual time passed the whole wait");
+    assert_eq!(store.journal(&row.arn).unwrap().len(), 1, "one timer firing");
+
+    let bad = Command::new(BIN).args(["worker", "--activity", "a", "--command", "", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = Command::new(BIN).args(["worker", "--activity", "a b", "--command", "cat", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+}
