@@ -269,6 +269,7 @@ impl LocalService {
     /// Opens the store in `config.data_dir` and starts the engine thread on the current
     /// tokio runtime's blocking pool (for resolver calls).
     pub async fn open(config: ServiceConfig) -> Result<LocalService, ServiceError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| ServiceError::Stopped)?;
         let dir = config.data_dir.clone();
         let (writer, side) = tokio::task::spawn_blocking(move || -> Result<(Store, Store), StoreError> {
             Ok((Store::open(&dir)?, Store::open(&dir)?))
@@ -283,7 +284,7 @@ impl LocalService {
             owner: Owner::this_process(),
             rx,
             tx: tx.clone(),
-            handle: tokio::runtime::Handle::current(),
+            handle,
             resolver: config.resolver,
             events: events.clone(),
             scheduled: Arc::clone(&scheduled),
