@@ -3,4 +3,5 @@ pub mod asl;
 pub mod validate;
 pub mod engine;
 pub mod runtime;
+pub mod store;
 pub mod cli;

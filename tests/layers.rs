@@ -7,8 +7,14 @@ use std::path::Path;
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("asl", &["crate::validate", "crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
     ("validate", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
-    ("engine", &["crate::cli", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
-    ("runtime", &["crate::cli", "crate::backend", "crate::app", "crate::ui"]),
+    // The engine is sans-IO: no async runtime, no database, no clock, no files.
+    (
+        "engine",
+        &["crate::cli", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui", "tokio", "rusqlite", "SystemTime", "std::fs"],
+    ),
+    // The store writes what the runtime decides; it drives nothing.
+    ("store", &["crate::cli", "crate::runtime", "crate::backend", "crate::app", "crate::ui", "tokio"]),
+    ("runtime", &["crate::cli", "crate::backend", "crate::app", "crate::ui", "rusqlite"]),
 ];
 
 /// The engine is sans-IO: it reads no clock, touches no file or process and spawns nothing,

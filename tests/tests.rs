@@ -5,6 +5,7 @@ mod engine;
 mod layers;
 mod robustness;
 mod roundtrip;
+mod runtime;
 mod validator;
 mod workflow_runs;
 mod workflows;

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod data_dir;
+mod resume;
 mod run;
+mod run_local;
+mod worker;
 
 use crate::asl::{self, Diagnostic, Format};
 use crate::validate::{self, MachineType, Options};
@@ -81,10 +85,36 @@ pub enum Command {
         /// Add the execution's history events ("events").
         #[arg(long)]
         history: bool,
-        /// The local engine's data directory (default: STEPWISE_DATA_DIR, else the
-        /// platform's data directory).
+        /// Where the local store lives (default: $STEPWISE_DATA_DIR, else the user's data
+        /// directory). With --time-scale 0 the store is in memory unless this is given.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Answer the tasks of an activity with a command: task input on its stdin, output from
+    /// its stdout.
+    Worker {
+        /// The activity's name or ARN.
+        #[arg(long)]
+        activity: String,
+        /// The command line to run for each task (split like a shell would; no shell runs).
+        #[arg(long)]
+        command: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Stop after one task.
+        #[arg(long)]
+        once: bool,
+        /// The worker name recorded in ActivityStarted events.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Finish the running executions whose process is gone; one JSON line per execution.
+    Resume {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// 0 makes waits pass at once; 1 is real time.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
     },
 }
 
@@ -125,6 +155,10 @@ pub fn run() -> ExitCode {
             };
             validate_files(&files, Options { kind }, format)
         }
+        Some(Command::Worker { activity, command, data_dir, once, name }) => {
+            worker::run(worker::WorkerArgs { activity, command, data_dir, once, name })
+        }
+        Some(Command::Resume { data_dir, time_scale }) => resume::run(resume::ResumeArgs { data_dir, time_scale }),
         Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir }) => {
             run::run(run::RunArgs {
                 definition,

@@ -1,6 +1,25 @@
-//! The runtime: what drives the sans-IO engine with time and task resources.
+//! The runtime: what drives the sans-IO engine with time, task resources and the store.
+//!
+//! - `driver`: one execution bound to the store (each step written in one transaction;
+//!   resume by replaying the journal). Synchronous; `stepwise run --time-scale 0` uses it
+//!   directly through `virtual_store`.
+//! - `service`: `LocalService`, the Step Functions API over tokio; `engine_loop` is its
+//!   engine thread, the one writer of the executions this process drives.
+//! - `tasks`: the worker's side of task tokens (also what `stepwise worker` uses).
+//! - `resolver`: the `TaskResolver` seam for request tasks (mocks now, handlers later).
+//! - `liveness`: whether the recorded owner of an execution is alive.
+//! - `buckets`, `s3_tasks`, `item_reader`: local S3 buckets and the S3 task integrations.
+//! - `mocks`: mock configurations and local handlers.
+//! - `virtual_clock`: the store-less synchronous driver (tests, benchmarks).
 pub mod buckets;
+pub mod driver;
+pub mod engine_loop;
 pub mod item_reader;
+pub mod liveness;
 pub mod mocks;
+pub mod resolver;
 pub mod s3_tasks;
+pub mod service;
+pub mod tasks;
 pub mod virtual_clock;
+pub mod virtual_store;
