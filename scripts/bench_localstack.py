@@ -87,6 +87,8 @@ class Bench:
         )
         self.proc = psutil.Process(pid)
         self.workers = workers
+        self.idle_s = 0.01
+        self.duplicates = 0
         self.seq = 0
 
     def name(self, prefix):
@@ -163,29 +165,33 @@ class Bench:
         with cf.ThreadPoolExecutor(8) as pool:
             return list(pool.map(start, range(n)))
 
-    def work(self, activity_arn, n, stop):
-        """Worker pool: GetActivityTask (LocalStack answers at once, token or not), SendTaskSuccess."""
-        done = [0]
+    def work(self, activity_arn, stop):
+        """Worker pool: GetActivityTask (LocalStack answers at once, token or not), SendTaskSuccess.
+
+        Workers run until `stop`: completion is judged by ListExecutions, not by counting answers,
+        because LocalStack can hand the same task to two concurrent pollers."""
+        seen = set()
+        stats = {"answered": 0, "duplicates": 0}
         lock = threading.Lock()
 
         def worker(w):
-            while True:
-                with lock:
-                    if done[0] >= n or stop.is_set():
-                        return
+            while not stop.is_set():
                 task = self.sfn.get_activity_task(activityArn=activity_arn, workerName=f"w{w}")
                 token = task.get("taskToken")
                 if not token:
-                    time.sleep(0.005)
+                    time.sleep(self.idle_s)
                     continue
-                self.sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
                 with lock:
-                    done[0] += 1
+                    dup = token in seen
+                    seen.add(token)
+                    stats["duplicates" if dup else "answered"] += 1
+                if not dup:
+                    self.sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
 
         threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(self.workers)]
         for t in threads:
             t.start()
-        return threads, done
+        return threads, stats
 
     def wait_succeeded(self, machine_arn, n, t0):
         while True:
@@ -240,7 +246,7 @@ class Bench:
         # Complete them, so they do not hold the server (LocalStack may otherwise ignore SIGTERM).
         stop = threading.Event()
         t1 = time.perf_counter()
-        threads, _ = self.work(activity, n, stop)
+        threads, _ = self.work(activity, stop)
         self.wait_succeeded(machine, n + 50, t1)
         stop.set()
         for t in threads:
@@ -257,13 +263,19 @@ class Bench:
     def activity_throughput_once(self, activity, machine, n, prefix):
         stop = threading.Event()
         t0 = time.perf_counter()
-        threads, _ = self.work(activity, n, stop)
+        threads, stats = self.work(activity, stop)
         self.start_all(machine, n, f"{prefix}-{self.seq}")
+        # Cheap in-process wait first (ListExecutions of N is a heavy request), then confirm.
+        while stats["answered"] < n:
+            if time.perf_counter() - t0 > DEADLINE_S:
+                raise SystemExit(f"only {stats['answered']}/{n} activity tasks handed out after {DEADLINE_S} s")
+            time.sleep(0.01)
         self.wait_succeeded(machine, n, t0)
         elapsed = time.perf_counter() - t0
         stop.set()
         for t in threads:
             t.join()
+        self.duplicates += stats["duplicates"]
         return elapsed
 
     def activity_throughput(self, n, runs):

@@ -839,3 +839,28 @@ fn video_ingest_completes_when_a_worker_answers_its_activity() {
     let copy = buckets.head_object("stepwise-approved", "videos/clip.mp4").expect("the approved copy exists");
     assert_eq!(copy.etag, buckets.head_object("stepwise-raw", "videos/clip.mp4").unwrap().etag);
 }
+
+/// A user-configured local handler answers a Task resource: payload on stdin, result on
+/// stdout; a failing handler fails the task.
+#[test]
+fn vending_pass_runs_with_a_local_handler_for_dynamodb() {
+    let run_with = |command: &str| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+            .arg("run")
+            .arg(workflow_file("vending-pass", "asl.json"))
+            .arg("--input")
+            .arg(sample_input("vending-pass").to_string())
+            .args(["--time-scale", "0", "--handler"])
+            .arg(format!("arn:aws:states:::dynamodb:updateItem={command}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let ok = run_with(r#"echo '{"Attributes": {"balance": {"N": "10"}}}'"#);
+    assert_eq!(ok["status"], "SUCCEEDED", "{ok}");
+    assert_eq!(ok["output"]["wallet"], json!({"balance": "10"}));
+    let failed = run_with("false");
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["error"], "States.TaskFailed");
+}

@@ -89,6 +89,11 @@ pub enum Command {
         /// directory). With --time-scale 0 the store is in memory unless this is given.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// A local handler for a Task resource: RESOURCE=COMMAND (repeatable). The command gets
+        /// the task's input on stdin and prints its result on stdout; a non-zero exit fails the
+        /// task.
+        #[arg(long = "handler", value_name = "RESOURCE=COMMAND")]
+        handlers: Vec<String>,
     },
     /// Answer the tasks of an activity with a command: task input on its stdin, output from
     /// its stdout.
@@ -159,7 +164,7 @@ pub fn run() -> ExitCode {
             worker::run(worker::WorkerArgs { activity, command, data_dir, once, name })
         }
         Some(Command::Resume { data_dir, time_scale }) => resume::run(resume::ResumeArgs { data_dir, time_scale }),
-        Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir }) => {
+        Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir, handlers }) => {
             run::run(run::RunArgs {
                 definition,
                 input,
@@ -174,6 +179,7 @@ pub fn run() -> ExitCode {
                 time_scale,
                 history,
                 data_dir,
+                handlers,
             })
         }
         Some(Command::Fmt { check, write, json, yaml, files }) => {

@@ -24,6 +24,8 @@ pub struct RunArgs {
     pub time_scale: f64,
     pub history: bool,
     pub data_dir: Option<PathBuf>,
+    /// `RESOURCE=COMMAND`: local handlers for Task resources.
+    pub handlers: Vec<String>,
 }
 
 pub(super) fn usage(msg: String) -> ExitCode {
@@ -105,6 +107,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         None => None,
     };
+    let mut handlers = serde_json::Map::new();
+    for h in &args.handlers {
+        match h.split_once('=') {
+            Some((resource, command)) if !resource.is_empty() && shlex::split(command).is_some_and(|a| !a.is_empty()) => {
+                handlers.insert(resource.to_owned(), Value::String(command.to_owned()));
+            }
+            _ => return usage(format!("--handler takes RESOURCE=COMMAND (a Task's Resource ARN, then the command line to run for it), got '{h}'")),
+        }
+    }
     let machine = match Machine::compile(&doc.root) {
         Ok(m) => Arc::new(m),
         Err(e) => return usage(format!("{}: {e}", args.definition.display())),
@@ -117,13 +128,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         name: args.name.clone(),
         machine_type: args.machine_type,
         machine_name: machine_name(&args.definition),
-        task_config: mock_value.map(|v| {
-            json!({
-                "mockConfig": v,
-                "machineName": machine_name(&args.definition),
-                "testCase": args.test_case.as_deref().unwrap_or(""),
-            })
-        }),
+        task_config: task_config(mock_value, &args, handlers),
         history: args.history,
     };
     if args.time_scale == 0.0 {
@@ -134,4 +139,21 @@ pub fn run(args: RunArgs) -> ExitCode {
             Err(e) => usage(e),
         }
     }
+}
+
+/// What the task resolver gets with each task of this execution: the mocks and the handlers.
+fn task_config(mocks: Option<Value>, args: &RunArgs, handlers: serde_json::Map<String, Value>) -> Option<Value> {
+    if mocks.is_none() && handlers.is_empty() {
+        return None;
+    }
+    let mut config = serde_json::Map::new();
+    if let Some(m) = mocks {
+        config.insert("mockConfig".into(), m);
+        config.insert("machineName".into(), json!(machine_name(&args.definition)));
+        config.insert("testCase".into(), json!(args.test_case.as_deref().unwrap_or("")));
+    }
+    if !handlers.is_empty() {
+        config.insert("handlers".into(), Value::Object(handlers));
+    }
+    Some(Value::Object(config))
 }

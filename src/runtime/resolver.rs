@@ -79,6 +79,29 @@ impl MockResolver {
         self
     }
 
+    /// A local handler the user configured for this resource (`stepwise run --handler
+    /// RESOURCE=COMMAND`, kept with the execution as `task_config.handlers`). Never a command
+    /// from the workflow file.
+    fn handler(&self, call: &TaskCall<'_>) -> Option<TaskAnswer> {
+        let req = call.request;
+        if req.kind != TaskKind::Request {
+            return None;
+        }
+        let command = call.task_config?.get("handlers")?.get(&req.resource)?.as_str()?;
+        let Some(argv) = shlex::split(command).filter(|a| !a.is_empty()) else {
+            return Some(TaskAnswer::Failed(Failure::new(
+                "States.TaskFailed",
+                format!("The local handler for '{}' is not a valid command line: {command}", req.resource),
+            )));
+        };
+        let timeout = req.timeout_seconds.map(std::time::Duration::from_secs);
+        Some(match super::mocks::run_handler(&argv, &req.payload, timeout) {
+            Ok(v) => TaskAnswer::Succeeded(v),
+            Err(f) if f.error == "States.Timeout" => TaskAnswer::TimedOut(f),
+            Err(f) => TaskAnswer::Failed(f),
+        })
+    }
+
     fn local(&self, req: &TaskRequest) -> Option<TaskAnswer> {
         let buckets = self.buckets.as_ref()?;
         let answer = |r: Result<Value, Failure>| match r {
@@ -123,7 +146,10 @@ impl TaskResolver for MockResolver {
             Some(MockResponse::Return(v)) => TaskAnswer::Succeeded(v),
             Some(MockResponse::Throw(f)) => TaskAnswer::Failed(f),
             Some(MockResponse::Timeout { error }) => TaskAnswer::TimedOut(Failure::new(error, "")),
-            None => self.local(call.request).unwrap_or_else(|| DefaultResolver.resolve(call)),
+            None => self
+                .handler(call)
+                .or_else(|| self.local(call.request))
+                .unwrap_or_else(|| DefaultResolver.resolve(call)),
         }
     }
 }
