@@ -108,7 +108,7 @@ class Bench:
         )["stateMachineArn"]
 
     # --- 1. the chain -------------------------------------------------------------------------
-    def chain_once(self, machine_arn, poll_s=0.005):
+    def chain_once(self, machine_arn, poll_s=0.1):
         t0 = time.perf_counter()
         arn = self.sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps({"n": 1}))[
             "executionArn"

@@ -973,6 +973,14 @@ impl Execution {
         Ok(())
     }
 
+    /// A JSONata state's `Output`, or its input when it has none.
+    fn jsonata_output(&self, output: Option<&Value>, states: &Value, vars: &Vars, input: &Value) -> Result<Value, Failure> {
+        match output {
+            Some(o) => ja(jsonata::evaluate_field("Output", o, states, vars, &self.random)),
+            None => Ok(input.clone()),
+        }
+    }
+
     fn states_object(&self, tid: ThreadId, _def: &StateDef, context: Value) -> Value {
         let input = self.thread(tid).map(|t| (*t.input).clone()).unwrap_or(Value::Null);
         json!({"input": input, "context": context})
@@ -1008,10 +1016,7 @@ impl Execution {
         let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
         if def.is_jsonata() {
             let states = self.states_object(tid, def, context);
-            let output = match def.field("Output") {
-                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
-                None => (*t.input).clone(),
-            };
+            let output = self.jsonata_output(def.field("Output"), &states, &t.vars, &t.input)?;
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             return Ok(Step::Next(output, def.next));
         }
@@ -1043,10 +1048,7 @@ impl Execution {
         let Some(t) = self.thread(tid) else { return Ok(Step::Wait) };
         if def.is_jsonata() {
             let states = self.states_object(tid, def, context);
-            let output = match def.field("Output") {
-                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
-                None => (*t.input).clone(),
-            };
+            let output = self.jsonata_output(def.field("Output"), &states, &t.vars, &t.input)?;
             return Ok(Step::Succeed(output));
         }
         let env = Env {
@@ -1108,10 +1110,7 @@ impl Execution {
             for rule in &def.choices {
                 let cond = rule.rule.get("Condition").unwrap_or(&Value::Null);
                 if ja(jsonata::evaluate_condition("Condition", cond, &states, &t.vars, &self.random))? {
-                    let output = match rule.rule.get("Output").or(def.field("Output")) {
-                        Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
-                        None => (*t.input).clone(),
-                    };
+                    let output = self.jsonata_output(rule.rule.get("Output").or(def.field("Output")), &states, &t.vars, &t.input)?;
                     let rule_assign = rule.rule.get("Assign").cloned();
                     self.assign_jsonata(tid, def.field("Assign"), &states)?;
                     self.assign_jsonata(tid, rule_assign.as_ref(), &states)?;
@@ -1120,10 +1119,7 @@ impl Execution {
             }
             return match def.default {
                 Some(d) => {
-                    let output = match def.field("Output") {
-                        Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
-                        None => (*t.input).clone(),
-                    };
+                    let output = self.jsonata_output(def.field("Output"), &states, &t.vars, &t.input)?;
                     self.assign_jsonata(tid, def.field("Assign"), &states)?;
                     Ok(Step::Next(output, Some(d)))
                 }
@@ -1179,10 +1175,7 @@ impl Execution {
             } else {
                 WaitUntil::Seconds(json!(0))
             };
-            let output = match def.field("Output") {
-                Some(o) => ja(jsonata::evaluate_field("Output", o, &states, &t.vars, &self.random))?,
-                None => (*t.input).clone(),
-            };
+            let output = self.jsonata_output(def.field("Output"), &states, &t.vars, &t.input)?;
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             (output, until)
         } else {
