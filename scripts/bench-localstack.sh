@@ -6,17 +6,20 @@
 # 1. Builds (once) a Python 3.13 venv under target/localstack-venv with LocalStack pinned.
 # 2. Runs `cargo bench --bench engine` for Stepwise's medians (LocalStack not yet started, so
 #    the two never share the CPU).
-# 3. Starts LocalStack on 127.0.0.1 (free port, temp volume dir), runs scripts/bench_localstack.py
-#    against it (same 1,000-state Pass/Choice chain; N executions parked on an activity and
-#    completed by a worker pool; RSS growth per parked execution), stops it on exit.
+# 3. Runs scripts/bench_localstack.py against LocalStack (127.0.0.1, free port, temp volume dir,
+#    a fresh server for each phase, stopped with a kill timeout, also on exit): the same
+#    1,000-state Pass/Choice chain; RSS growth with N executions parked on an activity; N
+#    executions started, parked and completed by a worker pool (N=1000 by default, not 10,000:
+#    LocalStack is too slow for that, and the table says which N).
 # 4. Prints the table and writes it to target/bench-localstack.md.
 #
-# Not part of CI: it needs PyPI (first run, ~3 min of pip) and takes several minutes.
+# Not part of CI: it needs PyPI (first run, ~3 min of pip) and takes about 15 minutes.
 #
 # Environment:
 #   LOCALSTACK_ACTIVITY_N   executions in the activity workload (default 1000)
+#   LOCALSTACK_ACTIVITY_RUNS  activity runs, each on a fresh LocalStack (default 3)
 #   LOCALSTACK_CHAIN_RUNS   measured runs of the chain (default 5, after one warm-up)
-#   LOCALSTACK_WORKERS      activity worker threads (default 16)
+#   LOCALSTACK_WORKERS      activity worker threads (default 8)
 #   PYTHON313               path to a Python 3.13 interpreter (default: searched)
 #   SKIP_CARGO_BENCH=1      reuse the criterion results already in target/criterion
 set -euo pipefail
@@ -215,42 +218,26 @@ else
 fi
 
 # --- LocalStack ---------------------------------------------------------------------------------
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-volume="$(mktemp -d -t stepwise-localstack.XXXXXX)"
-ls_log="$target/bench-localstack-server.log"
+# A fresh server per phase: its activity calls scan every execution it holds, so a server that
+# already ran thousands of executions would make later runs slower than earlier ones.
+results="$target/bench-localstack"
+rm -rf "$results"
+mkdir -p "$results"
 ls_pid=""
+volume=""
+port=""
 
-stop_localstack() {
-    local rc=$?
-    if [ -n "$ls_pid" ] && kill -0 "$ls_pid" 2>/dev/null; then
-        say "stopping LocalStack (pid $ls_pid)"
-        kill -TERM "$ls_pid" 2>/dev/null || true
-        # A server with executions blocked on an activity may ignore SIGTERM: kill after 15 s.
-        for _ in $(seq 1 30); do
-            kill -0 "$ls_pid" 2>/dev/null || break
-            sleep 0.5
-        done
-        if kill -0 "$ls_pid" 2>/dev/null; then
-            say "LocalStack ignored SIGTERM; SIGKILL"
-            kill -KILL "$ls_pid" 2>/dev/null || true
-        fi
-        wait "$ls_pid" 2>/dev/null || true
-    fi
-    rm -rf "$volume"
-    exit "$rc"
-}
-trap stop_localstack EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say "starting LocalStack on 127.0.0.1:$port (log: $ls_log)"
-GATEWAY_LISTEN="127.0.0.1:$port" GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 \
-    SERVICES=stepfunctions,sts,iam EAGER_SERVICE_LOADING=1 DISABLE_EVENTS=1 \
-    SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_VOLUME_DIR="$volume" \
-    "$venv/bin/python" -m localstack.runtime.main >"$ls_log" 2>&1 </dev/null &
-ls_pid=$!
-
-"$venv/bin/python" - "$port" "$ls_pid" <<'EOF' || { tail -n 40 "$ls_log" >&2; die "LocalStack did not become healthy"; }
+start_localstack() { # $1: label
+    port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    volume="$(mktemp -d -t stepwise-localstack.XXXXXX)"
+    local log="$results/server-$1.log"
+    say "LocalStack ($1): starting on 127.0.0.1:$port (log: $log)"
+    GATEWAY_LISTEN="127.0.0.1:$port" GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 \
+        SERVICES=s3,stepfunctions,sts,iam,events EAGER_SERVICE_LOADING=1 DISABLE_EVENTS=1 \
+        SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_VOLUME_DIR="$volume" \
+        "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 </dev/null &
+    ls_pid=$!
+    "$venv/bin/python" - "$port" "$ls_pid" <<'EOF2' || { tail -n 40 "$log" >&2; die "LocalStack did not become healthy"; }
 import json, os, sys, time, urllib.request
 port, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.time() + 180
@@ -261,21 +248,69 @@ while time.time() < deadline:
         sys.exit("LocalStack exited during start-up")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localstack/health", timeout=2) as r:
-            services = json.load(r).get("services", {})
-            if services.get("stepfunctions") in ("available", "running"):
+            if json.load(r).get("services", {}).get("stepfunctions") in ("available", "running"):
                 sys.exit(0)
     except Exception:
         pass
     time.sleep(0.5)
-sys.exit("timed out after 180 s")
-EOF
-say "LocalStack healthy"
+sys.exit("LocalStack: not healthy after 180 s")
+EOF2
+}
 
-"$venv/bin/python" "$root/scripts/bench_localstack.py" \
-    --endpoint "http://127.0.0.1:$port" --pid "$ls_pid" \
-    --criterion "$target/criterion" --cargo-log "$cargo_log" \
-    --activity-n "${LOCALSTACK_ACTIVITY_N:-1000}" --chain-runs "${LOCALSTACK_CHAIN_RUNS:-5}" \
-    --workers "${LOCALSTACK_WORKERS:-16}" --out "$out_md" \
-    || die "the LocalStack benchmark failed (server log: $ls_log)"
+stop_localstack() {
+    if [ -n "$ls_pid" ] && kill -0 "$ls_pid" 2>/dev/null; then
+        kill -TERM "$ls_pid" 2>/dev/null || true
+        # LocalStack waits for open requests on SIGTERM, and GetActivityTask holds one for up to
+        # 60 s (executions blocked on an activity may also keep it up): SIGKILL after 10 s.
+        local i
+        for i in $(seq 1 20); do
+            kill -0 "$ls_pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        if kill -0 "$ls_pid" 2>/dev/null; then
+            say "LocalStack (pid $ls_pid) still up 10 s after SIGTERM; SIGKILL"
+            kill -KILL "$ls_pid" 2>/dev/null || true
+        fi
+        wait "$ls_pid" 2>/dev/null || true
+    fi
+    ls_pid=""
+    if [ -n "$volume" ]; then rm -rf "$volume"; fi
+    volume=""
+}
+trap 'rc=$?; stop_localstack; exit $rc' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-say "done in $(( $(date +%s) - start_s )) s; table in $out_md"
+bench_py() { # $1: subcommand, then its own arguments
+    local cmd="$1"
+    shift
+    "$venv/bin/python" "$root/scripts/bench_localstack.py" "$cmd" \
+        --endpoint "http://127.0.0.1:$port" --pid "$ls_pid" "$@" \
+        || die "the LocalStack benchmark ($cmd) failed (server logs: $results/)"
+}
+
+n="${LOCALSTACK_ACTIVITY_N:-1000}"
+runs="${LOCALSTACK_ACTIVITY_RUNS:-3}"
+workers="${LOCALSTACK_WORKERS:-8}"
+
+start_localstack chain
+say "LocalStack: 1,000-state chain x ${LOCALSTACK_CHAIN_RUNS:-5} (after a warm-up)"
+bench_py chain --runs "${LOCALSTACK_CHAIN_RUNS:-5}" --json "$results/chain.json"
+stop_localstack
+
+start_localstack memory
+say "LocalStack: RSS with $n executions parked on an activity"
+bench_py memory --n "$n" --workers "$workers" --json "$results/memory.json"
+stop_localstack
+
+for i in $(seq 1 "$runs"); do
+    start_localstack "activity-$i"
+    say "LocalStack: $n activity executions, run $i/$runs ($workers workers)"
+    bench_py activity --n "$n" --workers "$workers" --json "$results/activity-$i.json"
+    stop_localstack
+done
+
+echo >&2
+"$venv/bin/python" "$root/scripts/bench_localstack.py" report --criterion "$target/criterion" \
+    --cargo-log "$cargo_log" --results "$results" --out "$out_md" || die "report failed"
+say "done in $(( $(date +%s) - start_s )) s; table in $out_md (raw results in $results/)"
