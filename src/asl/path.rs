@@ -2156,7 +2156,9 @@ impl JsonPath {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
+/// A JSON value's kind as messages name it: "null", "a boolean", "a number", "a string",
+/// "an array", "an object".
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -792,12 +792,7 @@ impl Execution {
             self.assign_jsonata(tid, catcher.get("Assign"), &states)?;
             Ok(output)
         } else {
-            let env = Env {
-                input: &error_output,
-                context: &context,
-                vars: &vars,
-                random: &self.random,
-            };
+            let env = self.env(&error_output, &context, &vars);
             let assigned = match catcher.get("Assign") {
                 Some(a) => Some(jp::apply_template(a, &env)?),
                 None => None,
@@ -973,6 +968,16 @@ impl Execution {
         Ok(())
     }
 
+    /// What a JSONPath expression of this execution sees: `$`, `$$` and the variables.
+    fn env<'a>(&'a self, input: &'a Value, context: &'a Value, vars: &'a Vars) -> Env<'a> {
+        Env {
+            input,
+            context,
+            vars,
+            random: &self.random,
+        }
+    }
+
     /// A JSONata state's `Output`, or its input when it has none.
     fn jsonata_output(&self, output: Option<&Value>, states: &Value, vars: &Vars, input: &Value) -> Result<Value, Failure> {
         match output {
@@ -1020,12 +1025,7 @@ impl Execution {
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             return Ok(Step::Next(output, def.next));
         }
-        let env = Env {
-            input: &t.input,
-            context: &context,
-            vars: &t.vars,
-            random: &self.random,
-        };
+        let env = self.env(&t.input, &context, &t.vars);
         let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
         let env = Env { input: &effective, ..env };
         let result = match (def.field("Result"), def.field("Parameters")) {
@@ -1051,12 +1051,7 @@ impl Execution {
             let output = self.jsonata_output(def.field("Output"), &states, &t.vars, &t.input)?;
             return Ok(Step::Succeed(output));
         }
-        let env = Env {
-            input: &t.input,
-            context: &context,
-            vars: &t.vars,
-            random: &self.random,
-        };
+        let env = self.env(&t.input, &context, &t.vars);
         let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
         let output = jp::apply_output_path(effective, def.field("OutputPath"), &env)?;
         Ok(Step::Succeed(output))
@@ -1079,12 +1074,7 @@ impl Execution {
             };
             (eval("Error")?, eval("Cause")?)
         } else {
-            let env = Env {
-                input: &t.input,
-                context: &context,
-                vars: &t.vars,
-                random: &self.random,
-            };
+            let env = self.env(&t.input, &context, &t.vars);
             let eval = |name: &str| -> Result<Option<String>, Failure> {
                 if let Some(v) = def.field(name) {
                     return Ok(v.as_str().map(str::to_owned));
@@ -1126,12 +1116,7 @@ impl Execution {
                 None => Err(no_choice(def)),
             };
         }
-        let env = Env {
-            input: &t.input,
-            context: &context,
-            vars: &t.vars,
-            random: &self.random,
-        };
+        let env = self.env(&t.input, &context, &t.vars);
         let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
         let env = Env { input: &effective, ..env };
         let mut chosen = None;
@@ -1179,12 +1164,7 @@ impl Execution {
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             (output, until)
         } else {
-            let env = Env {
-                input: &t.input,
-                context: &context,
-                vars: &t.vars,
-                random: &self.random,
-            };
+            let env = self.env(&t.input, &context, &t.vars);
             let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
             let env = Env { input: &effective, ..env };
             let until = if let Some(s) = def.field("Seconds") {
@@ -1343,12 +1323,7 @@ impl Execution {
             };
             (payload, (*t.input).clone())
         } else {
-            let env = Env {
-                input: &t.input,
-                context: &context,
-                vars: &t.vars,
-                random: &self.random,
-            };
+            let env = self.env(&t.input, &context, &t.vars);
             let effective = jp::apply_input_path(&t.input, def.field("InputPath"), &env)?;
             let payload = match def.field("Parameters") {
                 Some(p) => jp::apply_template(p, &Env { input: &effective, ..env })?,
@@ -1584,12 +1559,7 @@ impl Execution {
             self.assign_jsonata(tid, def.field("Assign"), &states)?;
             return Ok(Step::Next(output, def.next));
         }
-        let env = Env {
-            input: &result,
-            context: &context,
-            vars: &t.vars,
-            random: &self.random,
-        };
+        let env = self.env(&result, &context, &t.vars);
         let selected = match def.field("ResultSelector") {
             Some(s) => jp::apply_template(s, &env)?,
             None => result.clone(),
@@ -1678,12 +1648,7 @@ impl Execution {
                 None => input.clone(),
             }
         } else {
-            let env = Env {
-                input: &input,
-                context: &context,
-                vars: &vars,
-                random: &self.random,
-            };
+            let env = self.env(&input, &context, &vars);
             let effective = jp::apply_input_path(&input, def.field("InputPath"), &env)?;
             match (def.kind, def.field("Parameters")) {
                 (StateType::Parallel, Some(p)) => jp::apply_template(p, &Env { input: &effective, ..env })?,

@@ -1132,18 +1132,31 @@ fn fn_keys<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult
     Ok(new_array(&ctx, items, ArrayFlags::SEQUENCE))
 }
 
-/// `$each(object, function($v, $k, $o))`, in key order.
-fn fn_each<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
-    let (obj, f) = if args.len() == 1 { (context_item(&ctx), arg(args, 0)) } else { (arg(args, 0), arg(args, 1)) };
+/// The `(object, function)` arguments of `$each` and `$sift` (the object may come from the
+/// context); `None` when the object is undefined.
+#[allow(clippy::type_complexity)]
+fn object_and_function<'a>(
+    ctx: &FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> Result<Option<(&'a JValue<'a>, &'a JValue<'a>)>, JError> {
+    let (obj, f) = if args.len() == 1 { (context_item(ctx), arg(args, 0)) } else { (arg(args, 0), arg(args, 1)) };
     if obj.is_undefined() {
-        return Ok(JValue::undefined());
+        return Ok(None);
     }
     if !obj.is_object() {
-        return Err(bad_arg(&ctx, 1));
+        return Err(bad_arg(ctx, 1));
     }
     if !f.is_function() {
-        return Err(bad_arg(&ctx, 2));
+        return Err(bad_arg(ctx, 2));
     }
+    Ok(Some((obj, f)))
+}
+
+/// `$each(object, function($v, $k, $o))`, in key order.
+fn fn_each<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
+    let Some((obj, f)) = object_and_function(&ctx, args)? else {
+        return Ok(JValue::undefined());
+    };
     let order = current_order();
     let mut out = Vec::new();
     for (k, v) in order.entries(obj) {
@@ -1268,16 +1281,9 @@ fn fn_spread<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResu
 
 /// `$sift(object, function($v, $k, $o))`: the entries the function is truthy for.
 fn fn_sift<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
-    let (obj, f) = if args.len() == 1 { (context_item(&ctx), arg(args, 0)) } else { (arg(args, 0), arg(args, 1)) };
-    if obj.is_undefined() {
+    let Some((obj, f)) = object_and_function(&ctx, args)? else {
         return Ok(JValue::undefined());
-    }
-    if !obj.is_object() {
-        return Err(bad_arg(&ctx, 1));
-    }
-    if !f.is_function() {
-        return Err(bad_arg(&ctx, 2));
-    }
+    };
     let order = current_order();
     let out = JValue::object(ctx.arena);
     let mut kept = Vec::new();

@@ -53,6 +53,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::asl::path::type_name;
 use serde_json::{Map, Value};
 use crate::engine::{Failure, names};
 use wait_timeout::ChildExt as _;
@@ -97,14 +98,14 @@ impl MockConfig {
     ) -> Result<MockConfig, String> {
         let root = value
             .as_object()
-            .ok_or_else(|| format!("a mock file must be a JSON object, not {}", kind(value)))?;
+            .ok_or_else(|| format!("a mock file must be a JSON object, not {}", type_name(value)))?;
         if root.contains_key("StateMachines") || root.contains_key("MockedResponses") {
             from_aws(root, state_machine, test_case)
         } else if let Some(derived) = root.get("derived_task_mocks") {
             let map = derived.as_object().ok_or_else(|| {
                 format!(
                     "derived_task_mocks must be an object, not {}",
-                    kind(derived)
+                    type_name(derived)
                 )
             })?;
             from_lists(map, "derived_task_mocks")
@@ -188,7 +189,7 @@ fn from_aws(
     let machine_path = format!("StateMachines.{state_machine}");
     let machine = machine
         .as_object()
-        .ok_or_else(|| format!("{machine_path} must be an object, not {}", kind(machine)))?;
+        .ok_or_else(|| format!("{machine_path} must be an object, not {}", type_name(machine)))?;
     let cases = object_at(machine, "TestCases", &machine_path)?;
     let case = cases.get(test_case).ok_or_else(|| {
         format!(
@@ -199,14 +200,14 @@ fn from_aws(
     let case_path = format!("{machine_path}.TestCases.{test_case}");
     let case = case
         .as_object()
-        .ok_or_else(|| format!("{case_path} must be an object, not {}", kind(case)))?;
+        .ok_or_else(|| format!("{case_path} must be an object, not {}", type_name(case)))?;
 
     let mut states = HashMap::new();
     for (state, response_name) in case {
         let Value::String(response_name) = response_name else {
             return Err(format!(
                 "{case_path}.{state} must name a mocked response (a string), not {}",
-                kind(response_name)
+                type_name(response_name)
             ));
         };
         let responses = parsed.get(response_name.as_str()).ok_or_else(|| {
@@ -233,7 +234,7 @@ fn parse_mocked_response(
     let map = value.as_object().ok_or_else(|| {
         format!(
             "{path} must be an object of invocation numbers, not {}",
-            kind(value)
+            type_name(value)
         )
     })?;
     if map.is_empty() {
@@ -290,7 +291,7 @@ fn parse_return_or_throw(value: &Value, path: &str) -> Result<MockResponse, Stri
     let map = value.as_object().ok_or_else(|| {
         format!(
             "{path} must be an object with Return or Throw, not {}",
-            kind(value)
+            type_name(value)
         )
     })?;
     match (map.get("Return"), map.get("Throw"), map.len()) {
@@ -310,7 +311,7 @@ fn parse_throw(value: &Value, path: &str, lenient: bool) -> Result<MockResponse,
     let map = value.as_object().ok_or_else(|| {
         format!(
             "{path} must be an object with Error and Cause, not {}",
-            kind(value)
+            type_name(value)
         )
     })?;
     let field = |name: &str| match map.get(name) {
@@ -318,7 +319,7 @@ fn parse_throw(value: &Value, path: &str, lenient: bool) -> Result<MockResponse,
         Some(Value::Null) | None if lenient => Ok(String::new()),
         Some(other) => Err(format!(
             "{path}.{name} must be a string, not {}",
-            kind(other)
+            type_name(other)
         )),
         None => Err(format!("{path} needs {name} (a string)")),
     };
@@ -344,7 +345,7 @@ fn from_lists(map: &Map<String, Value>, base: &str) -> Result<MockConfig, String
                 "{} must be a list of responses, one per invocation (or use Step Functions \
                  Local's format, with StateMachines and MockedResponses), not {}",
                 at(state),
-                kind(entries)
+                type_name(entries)
             )
         })?;
         let mut responses = Vec::with_capacity(list.len());
@@ -366,7 +367,7 @@ fn parse_list_entry(entry: &Value, path: &str) -> Result<MockResponse, String> {
     let map = entry.as_object().ok_or_else(|| {
         format!(
             "{path} must be an object with Return, Throw or Timeout, not {}",
-            kind(entry)
+            type_name(entry)
         )
     })?;
     let present: Vec<&str> = ["Return", "Throw", "Timeout"]
@@ -396,7 +397,7 @@ fn parse_list_entry(entry: &Value, path: &str) -> Result<MockResponse, String> {
                 Some(other) => {
                     return Err(format!(
                         "{path}.Error must be a string, not {}",
-                        kind(other)
+                        type_name(other)
                     ));
                 }
             };
@@ -422,7 +423,7 @@ fn object_at<'a>(
     };
     match map.get(field) {
         Some(Value::Object(inner)) => Ok(inner),
-        Some(other) => Err(format!("{path} must be an object, not {}", kind(other))),
+        Some(other) => Err(format!("{path} must be an object, not {}", type_name(other))),
         None => Err(format!("{path} is missing")),
     }
 }
@@ -438,16 +439,6 @@ fn list_keys(map: &Map<String, Value>) -> String {
     keys.join(", ")
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// The most a handler may print on stdout (its result). Step Functions passes at most 256 KiB
 /// between states; this leaves room for the engine to report the size itself.

@@ -32,6 +32,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::{Digest as _, Md5};
+use crate::asl::path::type_name;
 use serde_json::{Map, Value, json};
 use crate::engine::{Failure, names};
 
@@ -73,7 +74,7 @@ pub fn run_s3_task(buckets: &LocalBuckets, action: &str, params: &Value) -> Resu
         other => {
             return Err(client_error(format!(
                 "the parameters of aws-sdk:s3:{action} must be a JSON object, not {}",
-                kind(other)
+                type_name(other)
             )));
         }
     };
@@ -467,7 +468,7 @@ impl Params<'_> {
             ))),
             Some(other) => Err(client_error(format!(
                 "Parameter '{name}' must be a string, not {}",
-                kind(other)
+                type_name(other)
             ))),
             None => Err(client_error(format!(
                 "Parameter '{name}' must not be null or empty"
@@ -481,7 +482,7 @@ impl Params<'_> {
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(client_error(format!(
                 "Parameter '{name}' must be a string, not {}",
-                kind(other)
+                type_name(other)
             ))),
         }
     }
@@ -501,7 +502,7 @@ impl Params<'_> {
             },
             Some(other) => Err(client_error(format!(
                 "Parameter 'MaxKeys' must be an integer, not {}",
-                kind(other)
+                type_name(other)
             ))),
         }
     }
@@ -515,28 +516,18 @@ impl Params<'_> {
                     Value::String(s) => Ok((k.clone(), s.clone())),
                     other => Err(client_error(format!(
                         "Metadata values must be strings; '{k}' is {}",
-                        kind(other)
+                        type_name(other)
                     ))),
                 })
                 .collect(),
             Some(other) => Err(client_error(format!(
                 "Parameter 'Metadata' must be an object of strings, not {}",
-                kind(other)
+                type_name(other)
             ))),
         }
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 /// A bucket error as the S3 integration reports it. `head`: a HEAD request, whose 404 carries
 /// no body, so the SDK can only say `NoSuchKey` with a null message.
