@@ -1,6 +1,7 @@
 //! Stepwise: design, validate, run and watch AWS Step Functions state machines.
 pub mod asl;
 pub mod validate;
+pub mod diagram;
 pub mod engine;
 pub mod runtime;
 pub mod store;
