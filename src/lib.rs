@@ -6,3 +6,4 @@ pub mod engine;
 pub mod runtime;
 pub mod store;
 pub mod cli;
+pub mod app;

@@ -22,10 +22,18 @@ use crate::asl::{self, Diagnostic, Format};
 use crate::validate::{self, MachineType, Options};
 
 #[derive(Parser, Debug)]
-#[command(name = "stepwise", version, about = "Design, validate, run and watch AWS Step Functions state machines.")]
+#[command(
+    name = "stepwise",
+    version,
+    about = "Design, validate, run and watch AWS Step Functions state machines.",
+    long_about = "Design, validate, run and watch AWS Step Functions state machines.\n\nWith no command, opens the designer window: `stepwise` shows a copy of the video-ingest sample, `stepwise FILE` opens FILE.",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A workflow file (JSON or YAML) to open in the designer.
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,11 +156,7 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        None => crate::app::run(cli.file),
         Some(Command::Validate { machine_type, format, files }) => {
             let kind = match machine_type {
                 TypeArg::Standard => MachineType::Standard,
