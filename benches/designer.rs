@@ -46,7 +46,7 @@ fn frame_bench(c: &mut Criterion) {
     group.bench_function("whole_machine_in_view", |b| b.iter(|| frame(&mut app)));
     // Zoomed to 100 % on one state: labels drawn, most nodes off screen.
     app.canvas.center_on = Some("Step 00500".into());
-    let meta_id = egui_graphs::MetadataFrame::new(Some(stepwise::app::canvas::CANVAS_ID.into())).get_id();
+    let meta_id = egui::Id::new(egui_graphs::MetadataFrame::new(Some(stepwise::app::canvas::CANVAS_ID.into())).get_id());
     ctx.data_mut(|d| d.get_persisted_mut_or_default::<egui_graphs::MetadataFrame>(meta_id).zoom = 1.0);
     for _ in 0..3 {
         frame(&mut app);

@@ -90,6 +90,7 @@ fn dragging_a_wire_between_nodes_connects_them() {
         scope: String::new(),
         on_edge: None,
     });
+    h.state_mut().canvas.fit_requested = true;
     h.run_steps(3);
     let (from, to) = {
         let app = h.state();
@@ -201,7 +202,7 @@ fn broken_text_keeps_the_graph_and_shows_the_error_line() {
 fn saves_atomically_with_the_layout_beside_and_recovers_unsaved_work() {
     let f = fixture();
     let mut h = open(&f);
-    h.state_mut().apply(Command::MoveNodes(vec![("Review Video".into(), [1234.0, 567.0])]));
+    h.state_mut().apply(Command::MoveNodes(vec![("Review Video".into(), [4321.5, 567.0])]));
     h.state_mut().apply(Command::SetField { state: "Review Video".into(), field: "TimeoutSeconds".into(), value: Some(serde_json::json!(99)), coalesce: false });
     // Unsaved work is copied to the recovery folder.
     h.state_mut().autosave(1000.0);
@@ -218,14 +219,14 @@ fn saves_atomically_with_the_layout_beside_and_recovers_unsaved_work() {
     assert!(h.state_mut().save_to(&f.file));
     let saved = std::fs::read_to_string(&f.file).unwrap();
     assert!(saved.contains("\"TimeoutSeconds\": 99"));
-    assert!(!saved.contains("1234"));
+    assert!(!saved.contains("4321"));
     let layout = stepwise::diagram::LayoutFile::load_beside(&f.file).unwrap().unwrap();
-    assert_eq!(layout.positions["Review Video"], [1234.0, 567.0]);
+    assert_eq!(layout.positions["Review Video"], [4321.5, 567.0]);
     assert!(stepwise::app::files::Recovery::list(&f.config).is_empty(), "saving removes the recovery copy");
     // Reopening keeps the manual layout.
     let reopened = DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone() });
     let i = reopened.doc.diagram.index_of("Review Video").unwrap();
-    assert_eq!(reopened.doc.positions.0[i], [1234.0, 567.0]);
+    assert_eq!(reopened.doc.positions.0[i], [4321.5, 567.0]);
 }
 
 #[test]
@@ -235,11 +236,8 @@ fn an_external_change_is_noticed_and_offered_for_reload() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let text = std::fs::read_to_string(&f.file).unwrap().replace("Review Video", "Review Clip");
     std::fs::write(&f.file, format!("{text}\n")).unwrap();
-    // The file is checked once a second of app time.
-    for _ in 0..3 {
-        h.input_mut().time = Some(h.input().time.unwrap_or(0.0) + 1.5);
-        h.run_steps(1);
-    }
+    // The file is checked once a second of app time (kittest steps 1/60 s per frame).
+    h.run_steps(150);
     assert!(h.state().external_change);
     h.get_by_label("Reload from disk").click();
     h.run_steps(3);

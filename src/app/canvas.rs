@@ -512,7 +512,8 @@ impl Canvas {
     /// model with this).
     pub fn screen_pos(&self, ctx: &egui::Context, canvas: [f32; 2]) -> Pos2 {
         let fresh = MetadataFrame::new(Some(CANVAS_ID.into()));
-        let id = fresh.get_id();
+        // egui_graphs stores it under `Id::new(get_id())`.
+        let id = egui::Id::new(fresh.get_id());
         let meta = ctx.data_mut(|d| d.get_persisted::<MetadataFrame>(id)).unwrap_or(fresh);
         meta.canvas_to_screen_pos(from_pos(canvas)) + self.rect.min.to_vec2()
     }

@@ -644,16 +644,19 @@ impl DesignerApp {
                     PaletteItem::Type(t) => crate::diagram::NodeKind::State(t),
                     PaletteItem::Template(_) => crate::diagram::NodeKind::State(StateType::Task),
                 };
-                let id = egui::Id::new(("palette", label.as_str()));
+                // One widget both clicks (add after the selection) and drags (drop where wanted).
                 let resp = ui
-                    .dnd_drag_source(id, item, |ui| {
-                        ui.horizontal(|ui| {
-                            ui.label(RichText::new(theme::icon(kind)).color(pal.accent(kind)));
-                            ui.add(egui::Button::new(label.as_str()).min_size(egui::vec2(120.0, 0.0)))
-                        })
-                        .inner
+                    .horizontal(|ui| {
+                        ui.label(RichText::new(theme::icon(kind)).color(pal.accent(kind)));
+                        ui.add(egui::Button::new(label.as_str()).min_size(egui::vec2(120.0, 0.0)).sense(egui::Sense::click_and_drag()))
                     })
                     .inner;
+                if resp.drag_started() {
+                    resp.dnd_set_drag_payload(item);
+                }
+                if resp.dragged() {
+                    ui.ctx().set_cursor_icon(egui::CursorIcon::Grabbing);
+                }
                 if resp.clicked() {
                     clicked = Some(item);
                 }

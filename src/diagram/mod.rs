@@ -38,6 +38,23 @@ pub enum NodeKind {
     Unknown,
 }
 
+/// The colour that tells a node's type, as RGBA; the canvas and the exported pictures both
+/// use it, so a Task is the same blue everywhere.
+pub fn accent(kind: NodeKind) -> [u8; 4] {
+    match kind {
+        NodeKind::State(StateType::Task) => [0x3b, 0x82, 0xf6, 255],
+        NodeKind::State(StateType::Pass) => [0x94, 0xa3, 0xb8, 255],
+        NodeKind::State(StateType::Choice) => [0xf5, 0x9e, 0x0b, 255],
+        NodeKind::State(StateType::Wait) => [0x14, 0xb8, 0xa6, 255],
+        NodeKind::State(StateType::Succeed) => [0x22, 0xc5, 0x5e, 255],
+        NodeKind::State(StateType::Fail) => [0xef, 0x44, 0x44, 255],
+        NodeKind::State(StateType::Parallel) => [0xa8, 0x55, 0xf7, 255],
+        NodeKind::State(StateType::Map) => [0xd9, 0x46, 0xef, 255],
+        NodeKind::Start | NodeKind::End => [0x64, 0x74, 0x8b, 255],
+        NodeKind::Unknown => [0xef, 0x44, 0x44, 255],
+    }
+}
+
 /// One box.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
