@@ -14,3 +14,5 @@ fi
 cargo test --locked
 # Benchmarks and examples must keep compiling even when nobody runs them.
 cargo build --locked --benches --examples
+# The real window under Xvfb: a screenshot must show the workflow (installs Xvfb when missing).
+bash scripts/ui-smoke.sh
