@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn stepwise(args: &[&str]) -> Output {
+pub fn stepwise(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stepwise")).args(args).output().expect("the binary runs")
 }
 
@@ -20,7 +20,7 @@ fn help_lists_every_subcommand() {
     let out = stepwise(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["validate", "fmt"] {
+    for cmd in ["validate", "fmt", "run", "worker", "resume", "render"] {
         assert!(text.contains(cmd), "--help lists {cmd}: {text}");
     }
 }

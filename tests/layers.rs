@@ -15,6 +15,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The store writes what the runtime decides; it drives nothing.
     ("store", &["crate::cli", "crate::runtime", "crate::backend", "crate::app", "crate::ui", "tokio"]),
     ("runtime", &["crate::cli", "crate::backend", "crate::app", "crate::ui", "rusqlite"]),
+    // The picture of a machine is shared by the window and `stepwise render`: no GUI crate.
+    ("diagram", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::backend", "crate::app", "egui", "eframe"]),
 ];
 
 /// The engine is sans-IO: it reads no clock, touches no file or process and spawns nothing,
@@ -53,6 +55,22 @@ fn lower_layers_never_name_higher_ones() {
             for bad in *forbidden {
                 assert!(!text.contains(bad), "{} (layer {layer}) names {bad}", f.display());
             }
+        }
+    }
+}
+
+/// Only the designer draws: no other module names the GUI crates.
+#[test]
+fn only_the_app_names_the_gui_crates() {
+    let mut files = Vec::new();
+    rust_files(&crate::repo().join("src"), &mut files);
+    for f in files {
+        if f.components().any(|c| c.as_os_str() == "app") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for gui in ["egui", "eframe", "rfd::"] {
+            assert!(!text.contains(gui), "{} names {gui}; drawing belongs in src/app", f.display());
         }
     }
 }

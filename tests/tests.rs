@@ -4,6 +4,7 @@ mod designer;
 mod edits;
 mod engine;
 mod layers;
+mod render;
 mod robustness;
 mod roundtrip;
 mod runtime;

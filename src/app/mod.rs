@@ -803,8 +803,11 @@ impl DesignerApp {
 
 /// Writes the diagram as it is on the canvas to an SVG or PNG file (atomically).
 fn export_diagram(doc: &Document, path: &Path, png: bool, dark: bool) -> Result<(), String> {
-    let _ = (doc, path, png, dark);
-    Err("EXPORT-PENDING".into())
+    use crate::diagram::render;
+    let theme = if dark { render::Theme::dark() } else { render::Theme::light() };
+    let svg = render::to_svg(&doc.diagram, &doc.positions, &theme);
+    let bytes = if png { render::to_png(&svg, 2.0)? } else { svg.into_bytes() };
+    files::atomic_write(path, &bytes)
 }
 
 impl eframe::App for DesignerApp {

@@ -1,6 +1,6 @@
-//! The command line: `stepwise validate`, `stepwise fmt`, and (later) the GUI when no command
-//! is given. This is the contract other tools and scripts rely on: flags, output formats and
-//! exit codes are kept stable.
+//! The command line: `stepwise validate`, `fmt`, `run`, `worker`, `resume`, `render`, and
+//! (later) the GUI when no command is given. This is the contract other tools and scripts rely
+//! on: flags, output formats and exit codes are kept stable.
 //!
 //! Exit codes: 0 success, 1 a file has an ERROR (or is not canonical, for `fmt --check`),
 //! 2 bad usage or a file that cannot be read.
@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 mod data_dir;
+mod render;
 mod resume;
 mod run;
 mod run_local;
@@ -121,6 +122,20 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Draw a definition's diagram to an SVG or PNG file (the saved layout beside FILE when
+    /// there is one, else the automatic layout).
+    Render {
+        /// The definition (JSON or YAML).
+        file: PathBuf,
+        /// The picture to write; its extension (.svg or .png) picks the format.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "light")]
+        theme: ThemeArg,
+        /// PNG pixels per diagram unit (SVG is drawn at 1 and scales freely).
+        #[arg(long, default_value_t = 2.0, value_name = "N")]
+        scale: f32,
+    },
     /// Finish the running executions whose process is gone; one JSON line per execution.
     Resume {
         #[arg(long)]
@@ -137,6 +152,12 @@ pub enum TypeArg {
     Standard,
     #[value(name = "EXPRESS")]
     Express,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ThemeArg {
+    Light,
+    Dark,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -167,6 +188,15 @@ pub fn run() -> ExitCode {
         Some(Command::Worker { activity, command, data_dir, once, name }) => {
             worker::run(worker::WorkerArgs { activity, command, data_dir, once, name })
         }
+        Some(Command::Render { file, output, theme, scale }) => render::run(render::RenderArgs {
+            file,
+            output,
+            theme: match theme {
+                ThemeArg::Light => crate::diagram::render::Theme::light(),
+                ThemeArg::Dark => crate::diagram::render::Theme::dark(),
+            },
+            scale,
+        }),
         Some(Command::Resume { data_dir, time_scale }) => resume::run(resume::ResumeArgs { data_dir, time_scale }),
         Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir, handlers }) => {
             run::run(run::RunArgs {
@@ -308,10 +338,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let existing = std::fs::metadata(path).ok();
+    let mut builder = tempfile::Builder::new();
+    // A temporary file is private (0600). A new file (an exported picture, say) should get the
+    // permissions any new file of the user's gets, so ask for 0666 and let the umask narrow
+    // it; a file being replaced keeps its own, copied below, and its temporary stays private.
+    #[cfg(unix)]
+    if existing.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
+    if let Some(meta) = existing {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
     tmp.persist(path).map_err(|e| e.error)?;

@@ -1,13 +1,15 @@
-//! The picture of a state machine, without any drawing library: which boxes and arrows there
-//! are ([`Diagram::build`]), where they go ([`layout`]), and how that is saved beside the file
-//! ([`LayoutFile`]). The designer's canvas and `stepwise render` both draw from this, so the
-//! window and the exported SVG/PNG always agree.
+//! The picture of a state machine, without any GUI library: which boxes and arrows there
+//! are ([`Diagram::build`]), where they go ([`layout`]), how that is saved beside the file
+//! ([`LayoutFile`]), and the colours and exported pictures ([`render`]). The designer's canvas
+//! and `stepwise render` both draw from this, so the window and the exported SVG/PNG always
+//! agree.
 //!
 //! Boundary: reads the ASL tree, never changes it, and names no GUI crate (a test checks it).
 //! Coordinates are canvas units (logical pixels at zoom 1), y pointing down; a node's position
 //! is its centre.
 
 pub mod layout;
+pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
