@@ -59,33 +59,30 @@ fn lower_layers_never_name_higher_ones() {
     }
 }
 
-/// Only the designer draws: no other module names the GUI crates.
-#[test]
-fn only_the_app_names_the_gui_crates() {
+/// Asserts that no source file outside `src/<owner>/` names any of `names`.
+fn only_module_names(owner: &str, names: &[&str]) {
     let mut files = Vec::new();
     rust_files(&crate::repo().join("src"), &mut files);
     for f in files {
-        if f.components().any(|c| c.as_os_str() == "app") {
+        if f.components().any(|c| c.as_os_str() == owner) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
-        for gui in ["egui", "eframe", "rfd::"] {
-            assert!(!text.contains(gui), "{} names {gui}; drawing belongs in src/app", f.display());
+        for name in names {
+            assert!(!text.contains(name), "{} names {name}; only src/{owner} may", f.display());
         }
     }
 }
 
+/// Only the designer draws: no other module names the GUI crates.
+#[test]
+fn only_the_app_names_the_gui_crates() {
+    only_module_names("app", &["egui", "eframe", "rfd::"]);
+}
+
 #[test]
 fn only_the_backend_names_the_aws_sdk() {
-    let mut files = Vec::new();
-    rust_files(&crate::repo().join("src"), &mut files);
-    for f in files {
-        if f.components().any(|c| c.as_os_str() == "backend") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&f).unwrap();
-        assert!(!text.contains("aws_sdk_"), "{} names aws_sdk_*", f.display());
-    }
+    only_module_names("backend", &["aws_sdk_"]);
 }
 
 #[test]
