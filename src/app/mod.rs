@@ -357,6 +357,10 @@ impl DesignerApp {
             self.theme_applied = Some(self.settings.theme);
         }
         let now = ctx.input(|i| i.time);
+        // Remembered for the next start (written with the settings on exit).
+        if let Some(r) = ctx.input(|i| i.viewport().inner_rect) {
+            self.settings.window_size = Some([r.width(), r.height()]);
+        }
         self.shortcuts(&ctx);
         self.menu_ui(ui);
         self.status_ui(ui);
