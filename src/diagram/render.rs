@@ -430,8 +430,15 @@ fn routes(d: &Diagram, boxes: &[Rect]) -> Vec<Route> {
             chain
         })
         .collect();
-    let mut taken: Vec<TakenLane> = Vec::new();
-    d.edges
+    let obstacles_of = |e: &Edge| -> Vec<Rect> {
+        // What an arrow must not cross: every box but its ends and the frames around (or
+        // inside) them. Shrunk a little so grazing a corner does not count.
+        let related = |j: usize| j == e.from || j == e.to || owners[e.from].contains(&j) || owners[j].contains(&e.from) || owners[j].contains(&e.to);
+        (0..boxes.len()).filter(|&j| !related(j)).map(|j| boxes[j].expand(-2.0)).collect()
+    };
+    // First the arrows that need no lane; `None` marks the ones that do.
+    let direct: Vec<Option<Route>> = d
+        .edges
         .iter()
         .zip(ranks)
         .map(|(e, rank)| {
@@ -440,19 +447,15 @@ fn routes(d: &Diagram, boxes: &[Rect]) -> Vec<Route> {
             if e.from == e.to {
                 let x = ra.max[0];
                 let (y0, y1) = (ca[1] - ra.height() / 4.0, ca[1] + ra.height() / 4.0);
-                return Route::Cubic([x, y0], [x + LOOP_BULGE, y0 - 18.0], [x + LOOP_BULGE, y1 + 18.0], [x, y1]);
+                return Some(Route::Cubic([x, y0], [x + LOOP_BULGE, y0 - 18.0], [x + LOOP_BULGE, y1 + 18.0], [x, y1]));
             }
-            // What an arrow must not cross: every box but its ends and the frames around (or
-            // inside) them. Shrunk a little so grazing a corner does not count.
-            let related = |j: usize| j == e.from || j == e.to || owners[e.from].contains(&j) || owners[j].contains(&e.from) || owners[j].contains(&e.to);
-            let obstacles: Vec<Rect> = (0..boxes.len()).filter(|&j| !related(j)).map(|j| boxes[j].expand(-2.0)).collect();
             let back = rb.max[1] <= ra.min[1];
             let n = count.get(&key(e)).copied().unwrap_or(1);
             if !back {
                 let (a, b) = (boundary(ra, cb), boundary(rb, ca));
-                let blocked = obstacles.iter().any(|o| segment_hits(a, b, o));
+                let blocked = obstacles_of(e).iter().any(|o| segment_hits(a, b, o));
                 if !blocked && n == 1 {
-                    return Route::Line(a, b);
+                    return Some(Route::Line(a, b));
                 }
                 if !blocked {
                     // Offsets measured against the pair's own direction (lower index first),
@@ -462,16 +465,34 @@ fn routes(d: &Diagram, boxes: &[Rect]) -> Vec<Route> {
                     let normal = [-(q[1] - p[1]) / len, (q[0] - p[0]) / len];
                     let offset = (rank as f32 - (n as f32 - 1.0) / 2.0) * PARALLEL_OFFSET;
                     if offset.abs() < f32::EPSILON {
-                        return Route::Line(a, b);
+                        return Some(Route::Line(a, b));
                     }
                     // A quadratic's midpoint sits halfway to its control point: double it.
                     let mid = [(ca[0] + cb[0]) / 2.0, (ca[1] + cb[1]) / 2.0];
                     let c = [mid[0] + 2.0 * offset * normal[0], mid[1] + 2.0 * offset * normal[1]];
-                    return Route::Quad(boundary(ra, c), c, boundary(rb, c));
+                    return Some(Route::Quad(boundary(ra, c), c, boundary(rb, c)));
                 }
             }
-            lane_route(ra, rb, back, &obstacles, &mut taken)
+            None
         })
+        .collect();
+    // Then the lanes, shortest first: a shorter lane nested in a longer one's span then runs
+    // inside it, and the longer one's legs pass outside instead of cutting across it.
+    let mut waiting: Vec<usize> = (0..d.edges.len()).filter(|&k| direct[k].is_none()).collect();
+    let height = |k: usize| (boxes[d.edges[k].from].center()[1] - boxes[d.edges[k].to].center()[1]).abs();
+    waiting.sort_by(|&a, &b| height(a).total_cmp(&height(b)));
+    let mut routes = direct;
+    let mut taken: Vec<TakenLane> = Vec::new();
+    for k in waiting {
+        let e = &d.edges[k];
+        let (ra, rb) = (&boxes[e.from], &boxes[e.to]);
+        let back = rb.max[1] <= ra.min[1];
+        routes[k] = Some(lane_route(ra, rb, back, &obstacles_of(e), &mut taken));
+    }
+    // Every `None` was waiting for a lane and now has one: one route per edge.
+    routes
+        .into_iter()
+        .flatten()
         .collect()
 }
 
@@ -545,30 +566,36 @@ fn lane_route(ra: &Rect, rb: &Rect, back: bool, obstacles: &[Rect], taken: &mut 
         xs.push((ca[0] + cb[0]) / 2.0);
     }
     xs.extend(merged.iter().flatten());
-    let Some((_, mut x)) = xs.into_iter().filter_map(|x| path_for(x).map(|p| (cost(&p), x))).min_by(|a, b| a.0.total_cmp(&b.0)) else {
+    let Some((_, best, best_points)) = xs
+        .into_iter()
+        .filter_map(|x| path_for(x).map(|p| (cost(&p), x, p)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+    else {
         return Route::Line(boundary(ra, cb), boundary(rb, ca));
     };
-    // Move outwards, away from the boxes joined, past the runs already beside this one.
-    let outwards = if x >= (ca[0] + cb[0]) / 2.0 { 1.0 } else { -1.0 };
+    // Move outwards, away from the boxes joined, past the runs already beside this one (and
+    // past any spot too near a box's side to turn into it).
+    let outwards = if best >= (ca[0] + cb[0]) / 2.0 { 1.0 } else { -1.0 };
     let mut near: Vec<f32> = taken.iter().filter(|t| t.y[1] >= span[0] && t.y[0] <= span[1]).map(|t| t.x).collect();
     near.sort_by(|a, b| (outwards * a).total_cmp(&(outwards * b)));
-    for _ in 0..=near.len() + merged.len() {
+    let mut x = best;
+    for _ in 0..near.len() + merged.len() + 8 {
         if let Some(iv) = merged.iter().find(|iv| x > iv[0] && x < iv[1]) {
             x = if outwards > 0.0 { iv[1] } else { iv[0] };
-            continue;
-        }
-        match near.iter().find(|&&t| (t - x).abs() < LANE_SPACING - 0.5) {
-            Some(&t) => x = t + outwards * LANE_SPACING,
-            None => break,
+        } else if let Some(&t) = near.iter().find(|&&t| (t - x).abs() < LANE_SPACING - 0.5) {
+            x = t + outwards * LANE_SPACING;
+        } else if path_for(x).is_none() {
+            x += outwards * LANE_SPACING / 2.0;
+        } else {
+            break;
         }
     }
-    match path_for(x) {
-        Some(points) => {
-            taken.push(TakenLane { x, y: span });
-            Route::Lane(points)
-        }
-        None => Route::Line(boundary(ra, cb), boundary(rb, ca)),
-    }
+    let (x, points) = match path_for(x) {
+        Some(points) => (x, points),
+        None => (best, best_points),
+    };
+    taken.push(TakenLane { x, y: span });
+    Route::Lane(points)
 }
 
 /// Where along its arrow each label goes: the first spot, from the middle outwards, that
@@ -579,6 +606,8 @@ fn place_labels(d: &Diagram, routes: &[Route], node_boxes: &[Rect]) -> Vec<Optio
     // Space kept between two labels, so they never read as one.
     const APART: f32 = 3.0;
     let mut placed: Vec<Rect> = Vec::new();
+    // Arrowheads count as boxes: a label on one hides where its arrow goes.
+    let tips: Vec<Rect> = routes.iter().map(|r| Rect::around(r.at(1.0), [ARROW * 1.5, ARROW * 1.5])).collect();
     d.edges
         .iter()
         .zip(routes)
@@ -591,7 +620,7 @@ fn place_labels(d: &Diagram, routes: &[Route], node_boxes: &[Rect]) -> Vec<Optio
             // Only boxes near the arrow can be covered; finding them once keeps a large
             // machine's many labels from each testing every box many times.
             let reach = route.bounds().expand(size[0] + size[1]);
-            let near: Vec<&Rect> = node_boxes.iter().filter(|b| overlap_area(&reach, b) > 0.0).collect();
+            let near: Vec<&Rect> = node_boxes.iter().chain(&tips).filter(|b| overlap_area(&reach, b) > 0.0).collect();
             let candidates = [0.0, shift, -shift]
                 .into_iter()
                 .flat_map(|dx| TRIES.iter().map(move |&t| (t, dx)))
@@ -998,37 +1027,70 @@ mod tests {
         assert!(to_png(&svg, 1000.0).unwrap_err().contains("--scale"));
         assert!(to_png("not svg", 1.0).is_err());
     }
-}
 
-#[cfg(test)]
-mod scale_tests {
-    use super::*;
-    use crate::diagram::layout::auto_layout;
+    /// Every segment of every straight or laned arrow, checked against the boxes it must not
+    /// cross (all but its ends and the frames around them).
+    fn assert_no_arrow_crosses_a_box(d: &Diagram, p: &Positions) {
+        let frames = Frames::compute(d, p);
+        let inside: Vec<Vec<usize>> = (0..d.nodes.len()).map(|i| d.descendants(i)).collect();
+        for (e, r) in d.edges.iter().zip(routes(d, &frames.outer)) {
+            let points = match &r {
+                Route::Line(a, b) => vec![*a, *b],
+                Route::Lane(points) => points.clone(),
+                Route::Quad(..) | Route::Cubic(..) => continue,
+            };
+            let ends = [e.from, e.to];
+            for (j, b) in frames.outer.iter().enumerate() {
+                let related = ends.iter().any(|&k| k == j || inside[j].contains(&k) || inside[k].contains(&j));
+                if related {
+                    continue;
+                }
+                for w in points.windows(2) {
+                    assert!(!segment_hits(w[0], w[1], &b.expand(-2.0)), "{} -> {} crosses {} ({b:?}): {r:?}", d.nodes[e.from].id, d.nodes[e.to].id, d.nodes[j].id);
+                }
+            }
+        }
+    }
 
     #[test]
-    fn a_large_machine_with_catches_to_one_handler_renders() {
-        let n = 400;
+    fn arrows_go_around_the_boxes_in_their_way() {
+        for name in ["order-processing", "snapshot-management", "video-ingest", "media-pipeline"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("workflows/{name}.asl.json"));
+            let root: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+            let d = Diagram::build(&root, &Default::default());
+            assert_no_arrow_crosses_a_box(&d, &auto_layout(&d));
+        }
+    }
+
+    #[test]
+    fn hundreds_of_catches_to_one_handler_each_get_a_lane() {
+        let n = 300;
         let mut states = serde_json::Map::new();
         for i in 0..n {
             let next = if i + 1 < n { format!("S{}", i + 1) } else { "Done".into() };
-            states.insert(format!("S{i}"), serde_json::json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": next,
-                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]}));
+            states.insert(
+                format!("S{i}"),
+                json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": next,
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]}),
+            );
         }
-        states.insert("Done".into(), serde_json::json!({"Type": "Succeed"}));
-        states.insert("Failed".into(), serde_json::json!({"Type": "Fail"}));
-        let root = serde_json::json!({"StartAt": "S0", "States": states});
-        let d = Diagram::build(&root, &Default::default());
-        let t = std::time::Instant::now();
+        states.insert("Done".into(), json!({"Type": "Succeed"}));
+        states.insert("Failed".into(), json!({"Type": "Fail"}));
+        let d = Diagram::build(&json!({"StartAt": "S0", "States": states}), &Default::default());
         let p = auto_layout(&d);
-        let l = t.elapsed();
-        let svg = to_svg(&d, &p, &Theme::light());
-        eprintln!("layout {:?} svg {:?} len {}", l, t.elapsed(), svg.len());
-        let t = std::time::Instant::now();
-        let text = crate::asl::generate::large_definition(1000);
-        let root: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let d = Diagram::build(&root, &Default::default());
-        let p = auto_layout(&d);
-        let svg = to_svg(&d, &p, &Theme::light());
-        eprintln!("1000 chain {:?} len {}", t.elapsed(), svg.len());
+        assert_no_arrow_crosses_a_box(&d, &p);
+        let frames = Frames::compute(&d, &p);
+        let mut runs: Vec<i64> = routes(&d, &frames.outer)
+            .iter()
+            .filter_map(|r| match r {
+                Route::Lane(points) if points.len() > 2 => Some((points[1][0] * 10.0).round() as i64),
+                _ => None,
+            })
+            .collect();
+        let laned = runs.len();
+        runs.sort();
+        runs.dedup();
+        assert_eq!(runs.len(), laned, "no two lanes share a run");
     }
 }
+
