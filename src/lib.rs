@@ -1,5 +1,6 @@
 //! Stepwise: design, validate, run and watch AWS Step Functions state machines.
 pub mod asl;
+pub mod atomic_file;
 pub mod validate;
 pub mod diagram;
 pub mod engine;

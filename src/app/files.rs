@@ -62,17 +62,12 @@ impl Settings {
     }
 }
 
-/// Writes a file so that it is either the old or the new content, never half of one: a
-/// temporary file in the same directory, flushed, then renamed over the target.
+/// [`crate::atomic_file::write_atomic`] (the old or the new content, never half; a replaced
+/// file keeps its permissions), creating the folder first, with the error in words.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("Cannot create the folder {}: {e}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("Cannot write in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes).map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
-    tmp.as_file().sync_all().map_err(|e| format!("Cannot write {}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("Cannot save {}: {}", path.display(), e.error))?;
-    Ok(())
+    crate::atomic_file::write_atomic(path, bytes).map_err(|e| format!("Cannot save {}: {e}", path.display()))
 }
 
 /// A copy of unsaved work, written every few seconds while there are unsaved changes and
