@@ -40,6 +40,8 @@ pub struct Document {
     /// The Definition tab's text; equals `root`'s canonical text unless the person is typing.
     pub text: String,
     pub text_error: Option<TextError>,
+    /// How many states `root` has, nested ones included (the status line shows it each frame).
+    pub state_count: usize,
     /// Validation of `root`, sorted by location.
     pub diagnostics: Vec<Diagnostic>,
     pub diagram: Diagram,
@@ -68,6 +70,7 @@ impl Document {
             root: Value::Null,
             text: String::new(),
             text_error: None,
+            state_count: 0,
             diagnostics: Vec::new(),
             diagram: Diagram::default(),
             positions: Positions::default(),
@@ -174,10 +177,7 @@ impl Document {
     }
 
     pub fn canonical_text(&self) -> String {
-        match self.format {
-            Format::Json => asl::to_json(&self.root),
-            Format::Yaml => asl::yaml_out::to_yaml(&self.root),
-        }
+        asl::to_text(&self.root, self.format)
     }
 
     /// After `root` changed through the model: new text, diagram, problems.
@@ -195,6 +195,7 @@ impl Document {
     /// Rebuilds what is derived from the tree and the layout.
     pub fn refresh(&mut self) {
         self.diagram = Diagram::build(&self.root, &self.collapsed);
+        self.state_count = crate::asl::model::scopes(&self.root).iter().filter_map(|s| s.states()).map(|m| m.len()).sum();
         let missing = self.diagram.nodes.iter().any(|n| !self.layout.contains_key(&n.id));
         let auto = missing.then(|| layout::auto_layout(&self.diagram));
         let mut pos = Vec::with_capacity(self.diagram.nodes.len());
@@ -278,7 +279,7 @@ impl Document {
             .nodes
             .iter()
             .filter(|n| !n.is_marker())
-            .filter(|n| pointer == n.pointer || pointer.starts_with(&format!("{}/", n.pointer)))
+            .filter(|n| pointer.strip_prefix(n.pointer.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
             .max_by_key(|n| n.pointer.len())
             .map(|n| n.id.clone())
     }

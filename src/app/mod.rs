@@ -181,10 +181,18 @@ impl DesignerApp {
 
     /// Saves to the document's path (atomically), with its layout beside it.
     pub fn save_to(&mut self, path: &Path) -> bool {
-        let text = self.doc.text_to_save();
+        // Save As with another extension writes that format (text that does not parse is
+        // saved as typed, in whatever format it is).
+        let format = Format::from_path(path).unwrap_or(self.doc.format);
+        let reformat = format != self.doc.format && self.doc.text_error.is_none();
+        let text = if reformat { crate::asl::to_text(&self.doc.root, format) } else { self.doc.text_to_save() };
         if let Err(e) = files::atomic_write(path, text.as_bytes()) {
             self.status = Some((e, true));
             return false;
+        }
+        if reformat {
+            self.doc.format = format;
+            self.doc.tree_changed();
         }
         let layout = self.doc.layout_file();
         if let Err(e) = files::atomic_write(&LayoutFile::path_for(path), layout.to_json().as_bytes()) {
@@ -192,19 +200,8 @@ impl DesignerApp {
         } else {
             self.status = Some((format!("Saved {}.", path.display()), false));
         }
-        let old = self.doc.path.clone();
-        Recovery::remove(&self.config, old.as_deref());
-        if self.doc.path.as_deref() != Some(path) {
-            self.doc.path = Some(path.to_path_buf());
-            let f = Format::from_path(path).unwrap_or(self.doc.format);
-            if f != self.doc.format && self.doc.text_error.is_none() {
-                // Save As with another extension writes that format.
-                self.doc.format = f;
-                self.doc.tree_changed();
-                let text = self.doc.text_to_save();
-                let _ = files::atomic_write(path, text.as_bytes());
-            }
-        }
+        Recovery::remove(&self.config, self.doc.path.as_deref());
+        self.doc.path = Some(path.to_path_buf());
         self.doc.saved_revision = self.doc.revision;
         self.stamp = Stamp::of(path);
         self.external_change = false;
@@ -578,7 +575,7 @@ impl DesignerApp {
                     ui.colored_label(pal.warning, format!("{warnings} warnings"));
                 }
                 ui.separator();
-                ui.label(format!("{} states", crate::asl::model::all_state_names(&self.doc.root).len()));
+                ui.label(format!("{} states", self.doc.state_count));
                 ui.separator();
                 if let Some((m, err)) = &self.status {
                     if *err {

@@ -77,10 +77,7 @@ impl Document {
 
     /// The canonical text in the document's own format.
     pub fn to_text(&self) -> String {
-        match self.format {
-            Format::Json => to_json(&self.root),
-            Format::Yaml => yaml_out::to_yaml(&self.root),
-        }
+        to_text(&self.root, self.format)
     }
 }
 
@@ -122,6 +119,14 @@ pub fn parse_bytes(bytes: &[u8], format: Option<Format>) -> (Document, Vec<Diagn
             .at(Some(Position { line, column }));
             (Document { format: format.unwrap_or_default(), ..Document::default() }, vec![diag])
         }
+    }
+}
+
+/// The canonical text of a definition in `format`.
+pub fn to_text(value: &Value, format: Format) -> String {
+    match format {
+        Format::Json => to_json(value),
+        Format::Yaml => yaml_out::to_yaml(value),
     }
 }
 
