@@ -85,7 +85,7 @@ impl Inspector {
             cmds.push(Command::SetTopField { field: "TimeoutSeconds".into(), value: v });
         }
         ui.separator();
-        ui.label(format!("{} states, {} problems", model::all_state_names(&doc.root).len(), doc.diagnostics.len()));
+        ui.label(format!("{} states, {} problems", doc.state_count, doc.diagnostics.len()));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -342,79 +342,83 @@ impl Inspector {
     }
 
     fn retry_ui(&mut self, ui: &mut egui::Ui, name: &str, state: &Value, cmds: &mut Vec<Command>) {
-        egui::CollapsingHeader::new("Retry").id_salt("inspector-retry").default_open(true).show(ui, |ui| {
-            let list: Vec<Value> = state.get("Retry").and_then(Value::as_array).cloned().unwrap_or_default();
-            let mut new = list.clone();
-            let mut changed = false;
-            for (i, r) in list.iter().enumerate() {
-                egui::Frame::group(ui.style()).show(ui, |ui| {
-                    changed |= errors_ui(ui, &format!("retry-err-{i}"), r, &mut new[i]);
-                    for f in ["IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds"] {
-                        let key = format!("{name}\u{1}retry{i}{f}");
-                        if let Some(v) = self.number_ui(ui, &key, f, r.get(f)) {
-                            set_in(&mut new[i], f, v);
-                            changed = true;
-                        }
-                    }
-                    let mut full = r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL");
-                    if ui.checkbox(&mut full, "Full jitter").changed() {
-                        set_in(&mut new[i], "JitterStrategy", full.then(|| json!("FULL")));
-                        changed = true;
-                    }
-                    if ui.small_button("Remove retrier").clicked() {
-                        new.remove(i);
-                        changed = true;
-                    }
-                });
-                if changed {
-                    break;
+        let fresh = json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2});
+        self.list_ui(ui, name, state, "Retry", "retrier", fresh, cmds, |this, ui, i, r, new| {
+            let mut changed = errors_ui(ui, &format!("retry-err-{i}"), r, new);
+            for f in ["IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds"] {
+                let key = format!("{name}\u{1}retry{i}{f}");
+                if let Some(v) = this.number_ui(ui, &key, f, r.get(f)) {
+                    set_in(new, f, v);
+                    changed = true;
                 }
             }
-            if ui.button("Add retrier").clicked() {
-                new.push(json!({"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2}));
+            let mut full = r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL");
+            if ui.checkbox(&mut full, "Full jitter").changed() {
+                set_in(new, "JitterStrategy", full.then(|| json!("FULL")));
                 changed = true;
             }
-            if changed {
-                cmds.push(Command::SetField { state: name.into(), field: "Retry".into(), value: (!new.is_empty()).then_some(Value::Array(new)), coalesce: true });
-            }
+            changed
         });
     }
 
     fn catch_ui(&mut self, ui: &mut egui::Ui, name: &str, state: &Value, siblings: &[String], cmds: &mut Vec<Command>) {
-        egui::CollapsingHeader::new("Catch").id_salt("inspector-catch").default_open(true).show(ui, |ui| {
-            let list: Vec<Value> = state.get("Catch").and_then(Value::as_array).cloned().unwrap_or_default();
+        let fresh = json!({"ErrorEquals": ["States.ALL"], "Next": siblings.first().cloned().unwrap_or_default()});
+        self.list_ui(ui, name, state, "Catch", "catcher", fresh, cmds, |_, ui, i, c, new| {
+            let mut changed = errors_ui(ui, &format!("catch-err-{i}"), c, new);
+            ui.label("ResultPath");
+            let mut rp = c.get("ResultPath").and_then(Value::as_str).unwrap_or_default().to_string();
+            if ui.add(egui::TextEdit::singleline(&mut rp).hint_text("$.error").id_salt(format!("catch-rp-{i}"))).changed() {
+                set_in(new, "ResultPath", (!rp.is_empty()).then(|| json!(rp)));
+                changed = true;
+            }
+            next_ui(ui, &format!("Next##catch{i}"), c, siblings, false, |t| {
+                if let Some(t) = t {
+                    new["Next"] = json!(t);
+                    changed = true;
+                }
+            });
+            changed
+        });
+    }
+
+    /// An editable list field (Retry, Catch): each entry in a group with a Remove button, an
+    /// Add button with `fresh` as the new entry, and one SetField when anything changed (an
+    /// emptied list removes the field). `entry_ui` edits one entry and says whether it did.
+    #[allow(clippy::too_many_arguments)]
+    fn list_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        name: &str,
+        state: &Value,
+        field: &str,
+        noun: &str,
+        fresh: Value,
+        cmds: &mut Vec<Command>,
+        mut entry_ui: impl FnMut(&mut Self, &mut egui::Ui, usize, &Value, &mut Value) -> bool,
+    ) {
+        egui::CollapsingHeader::new(field).id_salt(format!("inspector-{field}")).default_open(true).show(ui, |ui| {
+            let list: Vec<Value> = state.get(field).and_then(Value::as_array).cloned().unwrap_or_default();
             let mut new = list.clone();
             let mut changed = false;
-            for (i, c) in list.iter().enumerate() {
+            for (i, entry) in list.iter().enumerate() {
                 egui::Frame::group(ui.style()).show(ui, |ui| {
-                    changed |= errors_ui(ui, &format!("catch-err-{i}"), c, &mut new[i]);
-                    ui.label("ResultPath");
-                    let mut rp = c.get("ResultPath").and_then(Value::as_str).unwrap_or_default().to_string();
-                    if ui.add(egui::TextEdit::singleline(&mut rp).hint_text("$.error").id_salt(format!("catch-rp-{i}"))).changed() {
-                        set_in(&mut new[i], "ResultPath", (!rp.is_empty()).then(|| json!(rp)));
-                        changed = true;
-                    }
-                    next_ui(ui, &format!("Next##catch{i}"), c, siblings, false, |t| {
-                        if let Some(t) = t {
-                            new[i]["Next"] = json!(t);
-                            changed = true;
-                        }
-                    });
-                    if ui.small_button("Remove catcher").clicked() {
+                    changed |= entry_ui(self, ui, i, entry, &mut new[i]);
+                    if ui.small_button(format!("Remove {noun}")).clicked() {
                         new.remove(i);
                         changed = true;
                     }
                 });
+                // Indexes into `new` are stale once an entry is removed.
                 if changed {
                     break;
                 }
             }
-            if ui.button("Add catcher").clicked() {
-                new.push(json!({"ErrorEquals": ["States.ALL"], "Next": siblings.first().cloned().unwrap_or_default()}));
+            if ui.button(format!("Add {noun}")).clicked() {
+                new.push(fresh);
                 changed = true;
             }
             if changed {
-                cmds.push(Command::SetField { state: name.into(), field: "Catch".into(), value: (!new.is_empty()).then_some(Value::Array(new)), coalesce: true });
+                cmds.push(Command::SetField { state: name.into(), field: field.into(), value: (!new.is_empty()).then_some(Value::Array(new)), coalesce: true });
             }
         });
     }
