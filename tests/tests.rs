@@ -3,6 +3,7 @@ mod cli;
 mod designer;
 mod edits;
 mod engine;
+mod ingest;
 mod layers;
 mod render;
 mod robustness;
