@@ -9,6 +9,7 @@ mod robustness;
 mod roundtrip;
 mod runtime;
 mod validator;
+mod video_check;
 mod workflow_runs;
 mod workflows;
 

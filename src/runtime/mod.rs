@@ -11,6 +11,7 @@
 //! - `buckets`, `s3_tasks`, `item_reader`: local S3 buckets and the S3 task integrations.
 //! - `mocks`: mock configurations and local handlers.
 //! - `virtual_clock`: the store-less synchronous driver (tests, benchmarks).
+//! - `video_check`: the built-in video review worker (container facts judged by rules).
 pub mod buckets;
 pub mod driver;
 pub mod engine_loop;
@@ -21,5 +22,6 @@ pub mod resolver;
 pub mod s3_tasks;
 pub mod service;
 pub mod tasks;
+pub mod video_check;
 pub mod virtual_clock;
 pub mod virtual_store;
