@@ -10,6 +10,7 @@ mod robustness;
 mod roundtrip;
 mod runtime;
 mod validator;
+mod video_check;
 mod workflow_runs;
 mod workflows;
 

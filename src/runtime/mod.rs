@@ -16,6 +16,7 @@
 //!   tasks inside the process that runs the engine.
 //! - `mocks`: mock configurations and local handlers.
 //! - `virtual_clock`: the store-less synchronous driver (tests, benchmarks).
+//! - `video_check`: the built-in video review worker (container facts judged by rules).
 pub mod buckets;
 pub mod driver;
 pub mod engine_loop;
@@ -28,6 +29,7 @@ pub mod resolver;
 pub mod s3_tasks;
 pub mod service;
 pub mod tasks;
+pub mod video_check;
 pub mod workers;
 pub mod virtual_clock;
 pub mod virtual_store;
