@@ -3,6 +3,7 @@ pub mod asl;
 pub mod atomic_file;
 pub mod validate;
 pub mod diagram;
+pub mod monitor;
 pub mod engine;
 pub mod runtime;
 pub mod store;

@@ -4,6 +4,7 @@ mod designer;
 mod edits;
 mod engine;
 mod layers;
+mod monitor;
 mod render;
 mod robustness;
 mod roundtrip;
