@@ -4,6 +4,7 @@ mod designer;
 mod edits;
 mod engine;
 mod layers;
+mod monitor_ui;
 mod monitor;
 mod render;
 mod robustness;

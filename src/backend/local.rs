@@ -47,7 +47,7 @@ impl LocalBackend {
                 Err(e) => out.send(Update::Unavailable(format!("Cannot start the local engine's async runtime: {e}."))),
             }
         });
-        Backend { commands, updates, _thread: thread.ok() }
+        Backend { commands: Some(commands), updates, thread: thread.ok() }
     }
 }
 
@@ -468,6 +468,7 @@ impl Serving {
         let Ok(machine_arn) = self.deploy(&name, &definition).await else {
             return refuse_all(self, format!("The workflow could not be deployed as {name}; fix its problems in Design first."));
         };
+        self.out.send(Update::Deployed { name: name.clone(), arn: machine_arn.clone() });
         let root: Value = crate::asl::parse_bytes(definition.as_bytes(), None).0.root;
         if let Err(e) = ingest::ensure_buckets(&self.buckets, &root, &[bucket.as_str()]) {
             return refuse_all(self, format!("The bucket {bucket} cannot be created: {e}"));

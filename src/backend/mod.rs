@@ -134,16 +134,29 @@ pub enum Update {
 
 /// The views' handle on a running backend.
 pub struct Backend {
-    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    commands: Option<tokio::sync::mpsc::UnboundedSender<Command>>,
     updates: Receiver<Update>,
-    /// Kept so the backend's thread ends when the window closes.
-    _thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Backend {
+    /// Closing the command channel ends the backend's loop; waiting for its thread lets the
+    /// engine release its executions before the process exits, so the next start resumes
+    /// them at once instead of waiting for a lease to lapse.
+    fn drop(&mut self) {
+        self.commands.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Backend {
     /// Queues a command; a backend that has stopped drops it (its last update said why).
     pub fn send(&self, command: Command) {
-        let _ = self.commands.send(command);
+        if let Some(c) = &self.commands {
+            let _ = c.send(command);
+        }
     }
 
     /// Every update queued since the last call, oldest first.

@@ -1,0 +1,143 @@
+//! The Run half of the window driven through egui_kittest with a real local engine: a video
+//! dropped on the window starts an execution, its review activity waits for a worker, and
+//! answering it from the Pending tasks panel moves the execution on.
+//!
+//! Background work runs on real threads, so each step waits (frames plus short sleeps) until
+//! what it expects holds, with a time limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use stepwise::app::{DesignerApp, Mode, StartOptions};
+use stepwise::backend::{VideoRules, WorkerKind, WorkerProfile, WorkerSettings};
+use stepwise::monitor::StateStatus;
+
+const REVIEW: &str = "Review Video";
+
+/// A file dropped on the window, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// The start of an MP4: an `ftyp` box, then a little media data.
+fn mp4_bytes() -> Vec<u8> {
+    let mut b = vec![0, 0, 0, 0x18];
+    b.extend_from_slice(b"ftypisom\0\0\x02\0isommp41");
+    b.extend_from_slice(&[0, 0, 0, 0x10]);
+    b.extend_from_slice(b"mdat01234567");
+    b
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+}
+
+fn fixture() -> (Fixture, Harness<'static, DesignerApp>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("video-ingest.asl.json");
+    std::fs::copy(crate::repo().join("workflows/video-ingest.asl.json"), &file).unwrap();
+    let (config, data) = (dir.path().join("config"), dir.path().join("data"));
+    // No local worker may answer the review: the test answers it from the panel.
+    let off = WorkerProfile {
+        activity: "stepwise-video-review".into(),
+        enabled: false,
+        kind: WorkerKind::VideoCheck { rules: VideoRules::default() },
+    };
+    WorkerSettings { workers: vec![off] }.save(&config).unwrap();
+    let app = DesignerApp::new(StartOptions { open: Some(file), config_dir: config, data_dir: Some(data.clone()) });
+    let h = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(|ui, app: &mut DesignerApp| app.ui(ui), app);
+    let mut f = (Fixture { dir, data }, h);
+    step_until(&mut f.1, "the local engine to start", |a| a.run.is_connected());
+    f
+}
+
+fn step_until(h: &mut Harness<'static, DesignerApp>, what: &str, done: impl Fn(&DesignerApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        h.run_steps(2);
+        if done(h.state()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; status: {:?}", h.state().status);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Drops a generated video on the window and waits for its execution to show in the list.
+fn drop_video(f: &Fixture, h: &mut Harness<'static, DesignerApp>) -> String {
+    let video = f.dir.path().join("clip.mp4");
+    std::fs::write(&video, mp4_bytes()).unwrap();
+    h.input_mut().dropped_files.push(Arc::new(Dropped(video)));
+    h.run_steps(1);
+    assert_eq!(h.state().mode, Mode::Run, "a drop switches to Run");
+    step_until(h, "the execution to be listed", |a| a.run.executions.len() == 1);
+    h.state().run.executions[0].execution_arn.clone()
+}
+
+fn review_status(app: &DesignerApp) -> Option<StateStatus> {
+    app.run.watched.as_ref()?.model.state(REVIEW).map(|v| v.status)
+}
+
+#[test]
+fn a_dropped_video_starts_an_execution() {
+    let (f, mut h) = fixture();
+    let arn = drop_video(&f, &mut h);
+    let name = h.state().run.executions[0].name.clone();
+    // In the list, and in the execution view's header (a new upload's execution is shown).
+    assert!(h.query_all_by_label(&name).count() >= 1);
+    let store = stepwise::store::Store::open(&f.data).unwrap();
+    let stored = store.executions(None, None).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].arn, arn);
+    assert_eq!(stored[0].input["detail"]["object"]["key"], "clip.mp4");
+}
+
+#[test]
+fn the_review_activity_shows_as_waiting_for_a_worker() {
+    let (f, mut h) = fixture();
+    drop_video(&f, &mut h);
+    step_until(&mut h, "the review to wait for a worker", |a| review_status(a) == Some(StateStatus::WaitingForWorker));
+    h.run_steps(2);
+    h.get_by_label_contains("Review Video: waiting for a worker");
+    step_until(&mut h, "the task in the Pending tasks panel", |a| a.run.pending.iter().any(|t| t.state_name == REVIEW && t.status == "scheduled"));
+    h.get_by_label_contains("Pending tasks").click();
+    h.run_steps(2);
+    h.get_by_label("Take");
+}
+
+#[test]
+fn answering_the_review_from_the_pending_panel_turns_it_green() {
+    let (f, mut h) = fixture();
+    drop_video(&f, &mut h);
+    step_until(&mut h, "the task in the Pending tasks panel", |a| a.run.pending.iter().any(|t| t.state_name == REVIEW && t.status == "scheduled"));
+    h.get_by_label_contains("Pending tasks").click();
+    h.run_steps(2);
+    h.get_by_label("Take").click();
+    step_until(&mut h, "the task to be taken", |a| a.run.taken.is_some());
+    step_until(&mut h, "a worker to be running it", |a| review_status(a) == Some(StateStatus::WorkerRunning));
+    let taken = h.state().run.taken.clone().unwrap();
+    assert!(taken.task.input.contains("clip.mp4"), "{}", taken.task.input);
+    h.state_mut().run.taken.as_mut().unwrap().output = r#"{"verdict":"APPROVED"}"#.into();
+    h.run_steps(2);
+    h.get_by_label("✔ Send success").click();
+    step_until(&mut h, "the review to succeed", |a| review_status(a) == Some(StateStatus::Succeeded));
+    h.run_steps(2);
+    let app = h.state();
+    let green = stepwise::app::theme::succeeded(&stepwise::app::theme::Palette::new(true));
+    assert_eq!(app.run.canvas.status_colour(&app.doc, REVIEW), Some(green), "the node is drawn in the succeeded colour");
+    assert!(app.run.taken.is_none(), "the answered task's form closes");
+    step_until(&mut h, "the execution to succeed", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "SUCCEEDED"));
+}
