@@ -4,7 +4,6 @@
 
 use eframe::egui::{self, RichText};
 
-use super::document::Document;
 use super::run::RunView;
 use super::theme::{self, Palette};
 use crate::backend::{Command, UploadState};
@@ -15,7 +14,7 @@ pub fn dropped_files(ctx: &egui::Context) -> (Vec<std::path::PathBuf>, bool) {
 }
 
 /// The highlight while files hover over the window: where they will go.
-pub fn hover_ui(ctx: &egui::Context, doc: &Document) {
+pub fn hover_ui(ctx: &egui::Context, run: &RunView) {
     let pal = Palette::of(ctx);
     let screen = ctx.content_rect();
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::new("drop-highlight")));
@@ -24,7 +23,7 @@ pub fn hover_ui(ctx: &egui::Context, doc: &Document) {
     painter.text(
         screen.center(),
         egui::Align2::CENTER_CENTER,
-        format!("Drop videos to upload them to {} and run {}", super::run::RAW_BUCKET, RunView::machine_name(doc)),
+        format!("Drop videos to upload them to {} and run {}", super::run::RAW_BUCKET, run.machine_name()),
         egui::FontId::proportional(22.0),
         pal.node_text,
     );
@@ -43,10 +42,10 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
-pub fn uploads_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
+pub fn uploads_ui(run: &mut RunView, ui: &mut egui::Ui) {
     let pal = Palette::of(ui.ctx());
     if run.uploads.is_empty() {
-        ui.label(RichText::new(format!("Drop video files on the window (or use Upload…) to upload them to {} and start {} for each.", super::run::RAW_BUCKET, RunView::machine_name(doc))).weak());
+        ui.label(RichText::new(format!("Drop video files on the window (or use Upload…) to upload them to {} and start {} for each.", super::run::RAW_BUCKET, run.machine_name())).weak());
         return;
     }
     let mut command = None;

@@ -382,13 +382,14 @@ impl DesignerApp {
             self.settings.window_size = Some([r.width(), r.height()]);
         }
         self.run.poll(&ctx);
+        self.run.workflow_file = self.doc.path.as_ref().and_then(|p| p.file_name()).map_or_else(|| self.name_hint.clone(), |n| n.to_string_lossy().into_owned());
         let (dropped, hovering) = ingest::dropped_files(&ctx);
         if !dropped.is_empty() {
             self.mode = Mode::Run;
             self.run.ingest(dropped, &self.doc);
         }
         if hovering {
-            ingest::hover_ui(&ctx, &self.doc);
+            ingest::hover_ui(&ctx, &self.run);
         }
         self.shortcuts(&ctx);
         self.menu_ui(ui);

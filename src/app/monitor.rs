@@ -184,7 +184,7 @@ pub fn executions_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
                 let e = &run.executions[rows[row.index()]];
                 row.set_selected(watched.as_deref() == Some(e.execution_arn.as_str()));
                 row.col(|ui| {
-                    ui.label(RichText::new(&e.status).color(theme::execution_colour(&pal, &e.status)).small());
+                    ui.label(RichText::new(&e.status).color(theme::execution_colour(&pal, &e.status)));
                 });
                 row.col(|ui| {
                     ui.add(egui::Label::new(&e.name).truncate().selectable(false)).on_hover_text(&e.execution_arn);
@@ -244,12 +244,16 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
                 ui.label(RichText::new("Nothing running.").weak());
             }
             for (name, v) in active.iter().take(6) {
-                ui.label(RichText::new(format!("● {name}: {}", state_caption(v, now))).color(theme::status_colour(&pal, v.status)));
+                ui.label(RichText::new(format!("• {name}: {}", state_caption(v, now))).color(theme::status_colour(&pal, v.status)));
             }
         });
     });
     if let Some(c) = command {
         run.send(c);
+    }
+    if run.fit_frames > 0 {
+        run.fit_frames -= 1;
+        run.canvas.fit_requested = true;
     }
     let statuses = run.watched.as_ref().map(|w| overlay(doc, &w.model, &pal, now)).unwrap_or_default();
     let selection: Vec<String> = run.selected_state.iter().cloned().collect();
@@ -326,11 +330,11 @@ fn history_ui(run: &mut RunView, ui: &mut egui::Ui) {
         .id_salt("history-table")
         .striped(true)
         .stick_to_bottom(true)
-        .column(Column::exact(44.0))
-        .column(Column::exact(64.0))
-        .column(Column::initial(170.0).resizable(true).clip(true))
-        .column(Column::initial(120.0).resizable(true).clip(true))
-        .column(Column::remainder().clip(true))
+        .column(Column::exact(34.0))
+        .column(Column::exact(58.0))
+        .column(Column::initial(140.0).resizable(true).clip(true))
+        .column(Column::initial(100.0).resizable(true).clip(true))
+        .column(Column::remainder().at_least(60.0).clip(true))
         .header(18.0, |mut h| {
             for t in ["Id", "Time", "Type", "State", "Details"] {
                 h.col(|ui| {

@@ -7,14 +7,13 @@ use egui_extras::{Column, TableBuilder};
 use super::monitor::{duration_text, now_ms};
 use super::run::RunView;
 use super::theme::Palette;
-use crate::backend::Command;
+use crate::backend::{Command, TakenTask};
 
 pub fn pending_ui(run: &mut RunView, ui: &mut egui::Ui) {
+    // The taken task's form replaces the list: answering needs the room, and the list is one
+    // click away.
     if run.taken.is_some() {
-        ui.columns(2, |cols| {
-            list_ui(run, &mut cols[0]);
-            taken_ui(run, &mut cols[1]);
-        });
+        taken_ui(run, ui);
     } else {
         list_ui(run, ui);
     }
@@ -28,6 +27,7 @@ fn list_ui(run: &mut RunView, ui: &mut egui::Ui) {
     let pal = Palette::of(ui.ctx());
     let now = now_ms();
     let mut take = None;
+    let mut answer = None;
     let mut show = None;
     TableBuilder::new(ui)
         .id_salt("pending-table")
@@ -73,13 +73,23 @@ fn list_ui(run: &mut RunView, ui: &mut egui::Ui) {
                             take = Some(t.token.clone());
                         }
                     } else {
-                        ui.label(RichText::new(format!("worker running: {}", t.worker.as_deref().unwrap_or("?"))).color(pal.selection).small());
+                        ui.horizontal(|ui| {
+                            // Whoever holds the token may answer; this also recovers a task
+                            // this window took before it was closed.
+                            if ui.small_button("Answer").on_hover_text("Answer for the worker that holds it").clicked() {
+                                answer = Some(TakenTask { token: t.token.clone(), execution_arn: t.execution_arn.clone(), input: t.input.clone(), heartbeat_seconds: t.heartbeat_seconds });
+                            }
+                            ui.add(egui::Label::new(RichText::new(format!("worker running: {}", t.worker.as_deref().unwrap_or("?"))).color(pal.selection).small()).truncate());
+                        });
                     }
                 });
             });
         });
     if let Some(token) = take {
         run.send(Command::TakeTask { token });
+    }
+    if let Some(task) = answer {
+        run.apply(crate::backend::Update::Taken(task));
     }
     if let Some(arn) = show {
         run.watch(arn);
@@ -95,11 +105,11 @@ fn taken_ui(run: &mut RunView, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.strong("Taken task");
             ui.label(RichText::new(form.task.execution_arn.rsplit(':').next().unwrap_or("")).weak());
-            if ui.small_button("Release view").on_hover_text("Hide this form; the task stays with you until it times out").clicked() {
+            if ui.small_button("All pending tasks").on_hover_text("Hide this form; the task stays taken by this window until it is answered or times out").clicked() {
                 close = true;
             }
         });
-        ui.label("Output (JSON)");
+        ui.label("Output (JSON): what the worker returns");
         ui.add(egui::TextEdit::multiline(&mut form.output).code_editor().desired_rows(2).desired_width(f32::INFINITY).id_salt("task-output"));
         let parsed = serde_json::from_str::<serde_json::Value>(&form.output);
         ui.horizontal(|ui| {

@@ -74,10 +74,13 @@ pub struct RunView {
     /// The window's context, once the first frame has run: the backend's waker repaints it.
     repaint: Arc<OnceLock<egui::Context>>,
     pub connection: Connection,
+    /// The open workflow's file name (or the name it will be saved under): the state
+    /// machine's name comes from it.
+    pub workflow_file: String,
     /// The open workflow as deployed: (state machine name, ARN).
     pub machine: Option<(String, String)>,
-    /// The document revision last deployed.
-    deployed_revision: Option<u64>,
+    /// The document revision and name last deployed.
+    deployed: Option<(u64, String)>,
     pub executions: Vec<ExecutionDescription>,
     /// Only executions with this status (`None`: all).
     pub status_filter: Option<&'static str>,
@@ -97,6 +100,7 @@ pub struct RunView {
     /// either changes, so a long history costs nothing per frame.
     pub(crate) history_rows: Option<(usize, FilterSpec, Vec<usize>)>,
     pub(crate) confirm_delete: Option<(String, String)>,
+    pub(crate) fit_frames: u8,
     pub(crate) workers_draft: Option<Vec<WorkerProfile>>,
     /// The last result worth a line in the status bar.
     pub notice: Option<(String, bool)>,
@@ -108,8 +112,9 @@ impl Default for RunView {
             backend: None,
             repaint: Arc::new(OnceLock::new()),
             connection: Connection::Off,
+            workflow_file: String::new(),
             machine: None,
-            deployed_revision: None,
+            deployed: None,
             executions: Vec::new(),
             status_filter: None,
             watched: None,
@@ -126,6 +131,7 @@ impl Default for RunView {
             history_filter: FilterSpec::default(),
             history_rows: None,
             confirm_delete: None,
+            fit_frames: 0,
             workers_draft: None,
             notice: None,
         }
@@ -196,6 +202,9 @@ impl RunView {
             }
             Update::History { execution, events } => {
                 self.history_rows = None;
+                // The details panel appears with the first execution and takes its width over
+                // a few frames: fit the diagram until it has settled.
+                self.fit_frames = 4;
                 self.watched = Some(Watched { execution, model: ExecutionModel::from_events(&events) });
             }
             Update::Events { arn, events } => {
@@ -257,8 +266,8 @@ impl RunView {
 
     /// The state machine name the open workflow deploys as: its file name up to the first
     /// dot, with what AWS does not allow in names replaced.
-    pub fn machine_name(doc: &Document) -> String {
-        let title = doc.title();
+    pub fn machine_name(&self) -> String {
+        let title = &self.workflow_file;
         let stem = title.split('.').next().unwrap_or("");
         let name: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).take(80).collect();
         if name.is_empty() { "state-machine".into() } else { name }
@@ -266,16 +275,17 @@ impl RunView {
 
     /// Deploys the open workflow when it changed since the last deploy (and parses).
     pub fn deploy_if_changed(&mut self, doc: &Document) {
-        if !self.is_connected() || self.deployed_revision == Some(doc.revision) {
+        let key = (doc.revision, self.machine_name());
+        if !self.is_connected() || self.deployed.as_ref() == Some(&key) {
             return;
         }
-        self.deployed_revision = Some(doc.revision);
+        self.deployed = Some(key);
         if doc.error_count() > 0 || doc.text_error.is_some() {
             self.notice = Some(("The workflow has problems; fix them in Design to run it.".into(), true));
             return;
         }
         let definition = crate::asl::to_text(&doc.root, crate::asl::Format::Json);
-        self.send(Command::Deploy { name: Self::machine_name(doc), definition });
+        self.send(Command::Deploy { name: self.machine_name(), definition });
         self.send(Command::ListBucket(RAW_BUCKET.into()));
         self.send(Command::ListBucket(APPROVED_BUCKET.into()));
         self.send(Command::ListPending);
@@ -303,7 +313,7 @@ impl RunView {
             return;
         }
         let definition = crate::asl::to_text(&doc.root, crate::asl::Format::Json);
-        self.send(Command::Ingest { paths, bucket: RAW_BUCKET.into(), name: Self::machine_name(doc), definition });
+        self.send(Command::Ingest { paths, bucket: RAW_BUCKET.into(), name: self.machine_name(), definition });
     }
 
     /// Asks for frames while something on show changes with time (running durations,
@@ -340,7 +350,7 @@ impl RunView {
         egui::Panel::left("executions").resizable(true).default_size(330.0).show(ui, |ui| {
             super::monitor::executions_ui(self, ui, doc);
         });
-        egui::Panel::bottom("run-bottom").resizable(true).default_size(220.0).show(ui, |ui| {
+        egui::Panel::bottom("run-bottom").resizable(true).default_size(240.0).min_size(170.0).show(ui, |ui| {
             ui.horizontal(|ui| {
                 let pending = format!("Pending tasks ({})", self.pending.len());
                 ui.selectable_value(&mut self.bottom, BottomTab::Pending, pending);
@@ -352,7 +362,7 @@ impl RunView {
             ui.separator();
             match self.bottom {
                 BottomTab::Pending => super::pending::pending_ui(self, ui),
-                BottomTab::Uploads => super::ingest::uploads_ui(self, ui, doc),
+                BottomTab::Uploads => super::ingest::uploads_ui(self, ui),
                 BottomTab::Buckets => super::buckets::buckets_ui(self, ui),
             }
         });
