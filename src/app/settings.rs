@@ -30,7 +30,7 @@ pub fn workers_window(run: &mut RunView, ctx: &egui::Context) {
         for (i, p) in draft.iter_mut().enumerate() {
             ui.push_id(i, |ui| {
                 ui.horizontal(|ui| {
-                    ui.checkbox(&mut p.enabled, "");
+                    ui.checkbox(&mut p.enabled, "Enabled");
                     ui.label("Activity");
                     ui.add(egui::TextEdit::singleline(&mut p.activity).desired_width(220.0));
                     let is_command = matches!(p.kind, WorkerKind::Command { .. });

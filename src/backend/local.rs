@@ -526,6 +526,10 @@ impl Serving {
     }
 
     async fn list_bucket(&self, bucket: &str) {
+        if !self.buckets.bucket_exists(bucket) {
+            let error = Some("Not created yet: an upload, or a workflow's S3 task, creates it.".to_owned());
+            return self.out.send(Update::Bucket { bucket: bucket.to_owned(), objects: Vec::new(), error });
+        }
         let (b, buckets) = (bucket.to_owned(), self.buckets.clone());
         let listed = tokio::task::spawn_blocking(move || {
             let mut objects = Vec::new();
@@ -572,5 +576,5 @@ impl Serving {
 }
 
 fn bucket_error(bucket: &str, e: &crate::runtime::buckets::BucketError) -> String {
-    format!("Cannot list {bucket}: {e}. It is created when a file is uploaded to it or a workflow's S3 task uses it.")
+    format!("Cannot list {bucket}: {e}")
 }
