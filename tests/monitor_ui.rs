@@ -141,3 +141,52 @@ fn answering_the_review_from_the_pending_panel_turns_it_green() {
     assert!(app.run.taken.is_none(), "the answered task's form closes");
     step_until(&mut h, "the execution to succeed", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "SUCCEEDED"));
 }
+
+/// Events reach the views by push: each event of a watched execution arrives within 250 ms of
+/// the engine recording it (measured on a Wait state whose end comes a second later).
+#[test]
+fn live_events_reach_the_view_within_250_ms() {
+    use stepwise::backend::{Command, Update, UploadState, local::LocalBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, wakes) = std::sync::mpsc::channel::<()>();
+    let tx = std::sync::Mutex::new(tx);
+    let waker: stepwise::backend::Waker = Arc::new(move || {
+        let _ = tx.lock().map(|t| t.send(()));
+    });
+    let backend = LocalBackend::start(dir.path().join("data"), dir.path().join("config"), waker);
+    let file = dir.path().join("clip.mp4");
+    std::fs::write(&file, mp4_bytes()).unwrap();
+    let definition = r#"{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":1,"Next":"Done"},"Done":{"Type":"Succeed"}}}"#;
+    backend.send(Command::Ingest { paths: vec![file], bucket: "stepwise-raw".into(), name: "latency".into(), definition: definition.into() });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut pushed = Vec::new();
+    let mut watching = false;
+    while Instant::now() < deadline {
+        let _ = wakes.recv_timeout(Duration::from_millis(100));
+        for u in backend.poll() {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+            match u {
+                Update::Uploads(list) if !watching => {
+                    if let Some(UploadState::Started { execution_arn, .. }) = list.first().map(|u| &u.state) {
+                        backend.send(Command::Watch(Some(execution_arn.clone())));
+                        watching = true;
+                    }
+                }
+                Update::Events { events, .. } => {
+                    for e in events {
+                        let at = stepwise::monitor::timestamp_ms(&e["timestamp"]).unwrap();
+                        pushed.push((e["type"].as_str().unwrap_or("").to_string(), now - at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if pushed.iter().any(|(t, _)| t == "ExecutionSucceeded") {
+            break;
+        }
+    }
+    assert!(pushed.iter().any(|(t, _)| t == "WaitStateExited"), "the Wait's end was pushed: {pushed:?}");
+    let worst = pushed.iter().map(|(_, ms)| *ms).max().unwrap();
+    eprintln!("pushed events, ms from record to the view: {pushed:?}");
+    assert!(worst < 250, "an event took {worst} ms to reach the view: {pushed:?}");
+}
