@@ -190,3 +190,51 @@ fn live_events_reach_the_view_within_250_ms() {
     eprintln!("pushed events, ms from record to the view: {pushed:?}");
     assert!(worst < 250, "an event took {worst} ms to reach the view: {pushed:?}");
 }
+
+/// The history table draws only the rows on screen: a 30,000-event history costs about what
+/// a short one does per frame, and filtering runs once per change, not per frame.
+#[test]
+fn a_long_history_stays_fast() {
+    use stepwise::app::run::SideTab;
+    use stepwise::backend::{ExecutionDescription, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("video-ingest.asl.json");
+    std::fs::copy(crate::repo().join("workflows/video-ingest.asl.json"), &file).unwrap();
+    let mut app = DesignerApp::new(StartOptions { open: Some(file), config_dir: dir.path().join("config"), data_dir: None });
+    app.mode = Mode::Run;
+    let mut events = vec![serde_json::json!({"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": 1700000000.0,
+        "executionStartedEventDetails": {"input": "{}"}})];
+    for i in 0..15_000u64 {
+        let id = 2 + i * 2;
+        let t = 1700000000.0 + i as f64 * 0.001;
+        events.push(serde_json::json!({"id": id, "previousEventId": id - 1, "type": "PassStateEntered", "timestamp": t,
+            "stateEnteredEventDetails": {"name": "Extract Video Details", "input": "{}"}}));
+        events.push(serde_json::json!({"id": id + 1, "previousEventId": id, "type": "PassStateExited", "timestamp": t,
+            "stateExitedEventDetails": {"name": "Extract Video Details", "output": "{}"}}));
+    }
+    let execution = ExecutionDescription {
+        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:video-ingest:long".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:video-ingest".into(),
+        name: "long".into(),
+        status: "RUNNING".into(),
+        start_date: 1_700_000_000_000,
+        stop_date: None,
+        input: serde_json::json!({}),
+        output: None,
+        error: None,
+        cause: None,
+    };
+    app.run.apply(Update::History { execution, events });
+    app.run.side = SideTab::History;
+    let mut h = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(|ui, app: &mut DesignerApp| app.ui(ui), app);
+    h.run_steps(3);
+    let start = Instant::now();
+    h.run_steps(20);
+    let per_frame = start.elapsed() / 20;
+    h.get_by_label("30001 of 30001 events");
+    h.state_mut().run.history_filter.failed_only = true;
+    h.run_steps(2);
+    h.get_by_label("0 of 30001 events");
+    eprintln!("a frame with a 30,001-event history: {per_frame:?}");
+    assert!(per_frame < Duration::from_millis(100), "{per_frame:?} per frame");
+}
