@@ -238,3 +238,29 @@ fn a_long_history_stays_fast() {
     eprintln!("a frame with a 30,001-event history: {per_frame:?}");
     assert!(per_frame < Duration::from_millis(100), "{per_frame:?} per frame");
 }
+
+/// Bad drops are refused one by one, each with its reason, and start nothing.
+#[test]
+fn bad_drops_say_why_per_file_and_start_nothing() {
+    use stepwise::backend::UploadState;
+    let (f, mut h) = fixture();
+    let folder = f.dir.path().join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let empty = f.dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = f.dir.path().join("gone.mp4");
+    for p in [&folder, &empty, &missing] {
+        h.input_mut().dropped_files.push(Arc::new(Dropped(p.clone())));
+    }
+    h.run_steps(1);
+    step_until(&mut h, "three refusals", |a| a.run.uploads.iter().filter(|u| matches!(u.state, UploadState::Failed(_))).count() == 3);
+    for u in &h.state().run.uploads {
+        let UploadState::Failed(why) = &u.state else { unreachable!() };
+        assert!(!why.is_empty(), "{u:?}");
+    }
+    h.get_by_label("Uploads").click();
+    h.run_steps(2);
+    assert_eq!(h.query_all_by_label_contains("✖").count(), 3, "one message per file");
+    let store = stepwise::store::Store::open(&f.data).unwrap();
+    assert!(store.executions(None, None).unwrap().is_empty());
+}
