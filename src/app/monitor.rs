@@ -293,6 +293,10 @@ fn history_ui(run: &mut RunView, ui: &mut egui::Ui) {
     let Some(w) = run.watched.as_ref() else { return };
     let model = &w.model;
     let mut spec = run.history_filter.clone();
+    // "Selected state" follows the selection on the diagram.
+    if spec.state.is_some() && run.selected_state.is_some() && spec.state != run.selected_state {
+        spec.state = run.selected_state.clone();
+    }
     ui.horizontal(|ui| {
         let current = spec.types.first().cloned().unwrap_or_else(|| "All types".into());
         egui::ComboBox::from_id_salt("history-type").selected_text(current).width(190.0).show_ui(ui, |ui| {
@@ -326,9 +330,11 @@ fn history_ui(run: &mut RunView, ui: &mut egui::Ui) {
     ui.label(RichText::new(format!("{} of {} events", rows.len(), seen)).weak().small());
     let start = model.started_at().unwrap_or(0);
     let pal = Palette::of(ui.ctx());
+    let mut picked = None;
     TableBuilder::new(ui)
         .id_salt("history-table")
         .striped(true)
+        .sense(Sense::click())
         .stick_to_bottom(true)
         .column(Column::exact(34.0))
         .column(Column::exact(58.0))
@@ -369,8 +375,15 @@ fn history_ui(run: &mut RunView, ui: &mut egui::Ui) {
                         ui.label(RichText::new(pretty(&details)).monospace().small());
                     });
                 });
+                // A click on an event selects its state (its data shows in State input/output).
+                if row.response().clicked() {
+                    picked = model.event_state(i).map(str::to_string);
+                }
             });
         });
+    if let Some(state) = picked {
+        run.selected_state = Some(state);
+    }
 }
 
 /// The `…EventDetails` object of an event as one line of JSON.

@@ -319,7 +319,7 @@ impl RunView {
     /// Asks for frames while something on show changes with time (running durations,
     /// countdowns, uploads).
     fn keep_ticking(&self, ctx: &egui::Context) {
-        let running = self.watched.as_ref().is_some_and(|w| w.execution.status == "RUNNING")
+        let running = self.executions.iter().any(|e| e.status == "RUNNING")
             || self.uploads.iter().any(|u| matches!(u.state, crate::backend::UploadState::Uploading { .. } | crate::backend::UploadState::Queued))
             || !self.pending.is_empty();
         if running {
