@@ -1,6 +1,7 @@
 //! Stepwise: design, validate, run and watch AWS Step Functions state machines.
 pub mod asl;
 pub mod atomic_file;
+pub mod paths;
 pub mod validate;
 pub mod diagram;
 pub mod monitor;

@@ -179,34 +179,52 @@ async fn activity_round_trip_in_process() {
     svc.shutdown().await.unwrap();
 }
 
+/// Runs `stepwise worker --once` on a data directory nobody else holds (the worker runs the
+/// engine itself: it takes over the execution, answers its task and hands it back).
+async fn worker_once(dir: &Path, activity: &str, command: &str) -> std::process::Output {
+    let out = tokio::process::Command::new(BIN)
+        .args(["worker", "--activity", activity, "--once", "--command", command, "--data-dir"])
+        .arg(dir)
+        .env("STEPWISE_CONFIG_DIR", dir.join("config"))
+        .output();
+    tokio::time::timeout(Duration::from_secs(30), out).await.unwrap().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_binary_answers_with_its_command() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(dir.path()).await;
     let arn = start(&svc, "Echo", &activity_machine("echo", Some(30)), json!({"n": 1, "s": "x y"})).await;
-    let out = tokio::process::Command::new(BIN)
-        .args(["worker", "--activity", "echo", "--command", "cat", "--once", "--data-dir"])
-        .arg(dir.path())
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out).await.unwrap().unwrap();
+    // While this process runs the engine, a worker process is told who has the directory.
+    let refused = worker_once(dir.path(), "echo", "cat").await;
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains(&format!("process {}", std::process::id())) && message.contains("stepwise serve"), "{message}");
+    svc.shutdown().await.unwrap();
+
+    let out = worker_once(dir.path(), "echo", "cat").await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "SUCCEEDED");
     assert_eq!(report["executionArn"], arn.as_str());
+    let svc = service(dir.path()).await;
+    svc.resume_executions().await.unwrap();
     let d = tokio::time::timeout(Duration::from_secs(20), svc.wait_for_execution(&arn, false)).await.unwrap().unwrap();
     assert_eq!(d.status, "SUCCEEDED");
     assert_eq!(d.output, Some(json!({"n": 1, "s": "x y"})));
 
     // A failing command: its last stderr line names the error.
     let arn = start(&svc, "Fail", &activity_machine("fail", None), json!({})).await;
-    let out = tokio::process::Command::new(BIN)
-        .args(["worker", "--activity", "fail", "--once", "--command"])
-        .arg(r#"sh -c 'echo working >&2; echo "{\"error\":\"Img.Broken\",\"cause\":\"bad pixels\"}" >&2; exit 3'"#)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(30), out).await.unwrap().unwrap();
+    svc.shutdown().await.unwrap();
+    let out = worker_once(
+        dir.path(),
+        "fail",
+        r#"sh -c 'echo working >&2; echo "{\"error\":\"Img.Broken\",\"cause\":\"bad pixels\"}" >&2; exit 3'"#,
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let svc = service(dir.path()).await;
+    svc.resume_executions().await.unwrap();
     let d = tokio::time::timeout(Duration::from_secs(20), svc.wait_for_execution(&arn, false)).await.unwrap().unwrap();
     assert_eq!(d.status, "FAILED");
     assert_eq!(d.error.as_deref(), Some("Img.Broken"));
@@ -327,28 +345,29 @@ async fn a_token_outlives_the_process_that_issued_it() {
         .args(["run", "--name", "tok", "--input", r#"{"k": "v"}"#, "--data-dir"])
         .arg(&data)
         .arg(&def)
+        .env("STEPWISE_CONFIG_DIR", dir.path().join("config"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // A worker takes the task while the run lives…
-    let client = loop {
-        if data.join("stepwise.db").exists() {
-            break stepwise::runtime::tasks::TaskClient::open(&data).await.unwrap();
+    // The task is issued while the run lives (read from the store: the run owns the data
+    // directory, so no worker process could take it now)…
+    let began = Instant::now();
+    let token = loop {
+        let open = Store::open(&data).ok().and_then(|s| s.open_tasks().ok()).unwrap_or_default();
+        if let Some(t) = open.into_iter().next() {
+            break t;
         }
+        assert!(began.elapsed() < Duration::from_secs(20), "the run never scheduled its task");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let task = client
-        .take_activity_task(stepwise::store::ActivityRef::Name("job"), "w", Duration::from_secs(20))
-        .await
-        .unwrap()
-        .expect("a task");
-    assert_eq!(serde_json::from_str::<Value>(&task.input).unwrap(), json!({"k": "v"}));
-    // …and the run dies before the answer.
+    assert_eq!(serde_json::from_str::<Value>(&token.input).unwrap(), json!({"k": "v"}));
+    assert_eq!(token.status, "scheduled");
+    // …and the run dies before anyone answers.
     tokio::time::sleep(Duration::from_millis(200)).await;
     child.kill().await.unwrap();
-    let arn = task.execution_arn.clone();
+    let arn = token.execution_arn.clone();
 
     let svc = service(&data).await;
     let resumed = svc.resume_executions().await.unwrap();
@@ -358,6 +377,10 @@ async fn a_token_outlives_the_process_that_issued_it() {
         Progress::WaitingOnWorkers(states) => assert_eq!(states[0].0, "Work"),
         other => panic!("{other:?}"),
     }
+    // The same token, issued by the dead process, is taken and answered here.
+    let task = svc.take_task(&token.token, "w").await.unwrap();
+    assert_eq!(task.task_token, token.token);
+    assert!(svc.take_task(&token.token, "w2").await.is_err(), "a taken task is not handed out twice");
     svc.send_task_success(&task.task_token, r#"{"done": true}"#).await.unwrap();
     let d = tokio::time::timeout(Duration::from_secs(20), svc.wait_for_execution(&arn, false)).await.unwrap().unwrap();
     assert_eq!(d.status, "SUCCEEDED");

@@ -3,6 +3,7 @@ mod cli;
 mod designer;
 mod edits;
 mod engine;
+mod ingest;
 mod layers;
 mod monitor_ui;
 mod monitor;
@@ -11,6 +12,7 @@ mod robustness;
 mod roundtrip;
 mod runtime;
 mod validator;
+mod video_check;
 mod workflow_runs;
 mod workflows;
 

@@ -805,34 +805,36 @@ fn video_ingest_lost_heartbeat_is_a_timeout() {
 }
 
 /// The whole flow with nothing mocked: `stepwise run` in real time waits on the review
-/// activity; a `stepwise worker` process takes the task through the shared data directory,
-/// answers with its command's output, and the approved video is copied on the local buckets.
+/// activity; the user's worker profile for it (a command, configured in the config
+/// directory, never in the workflow) answers in the same process, and the approved video is
+/// copied on the local buckets.
 #[test]
 fn video_ingest_completes_when_a_worker_answers_its_activity() {
     let dir = tempfile::tempdir().unwrap();
     let buckets = video_buckets(dir.path(), true);
-    let mut run = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+    let config = dir.path().join("config");
+    let settings = stepwise::runtime::workers::WorkerSettings {
+        workers: vec![stepwise::runtime::workers::WorkerProfile {
+            activity: "stepwise-video-review".into(),
+            enabled: true,
+            kind: stepwise::runtime::workers::WorkerKind::Command {
+                command: r#"echo '{"verdict": "APPROVED", "reviewer": "ada"}'"#.into(),
+            },
+        }],
+    };
+    settings.save(&config).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .arg("run")
         .arg(workflow_file(VIDEO, "asl.json"))
         .arg("--input")
         .arg(sample_input(VIDEO).to_string())
         .args(["--time-scale", "1", "--data-dir"])
         .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the run starts");
-    let worker = Command::new(env!("CARGO_BIN_EXE_stepwise"))
-        .args(["worker", "--activity", "stepwise-video-review", "--once", "--name", "reviewer-1", "--command"])
-        .arg(r#"echo '{"verdict": "APPROVED", "reviewer": "ada"}'"#)
-        .arg("--data-dir")
-        .arg(dir.path())
+        .env("STEPWISE_CONFIG_DIR", &config)
         .output()
-        .expect("the worker runs");
-    assert!(worker.status.success(), "worker: {}", String::from_utf8_lossy(&worker.stderr));
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut stdout).unwrap();
-    assert!(run.wait().unwrap().success());
+        .expect("the run runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
     let result: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(result["status"], "SUCCEEDED", "{result}");
     assert_eq!(result["output"]["review"], json!({"verdict": "APPROVED", "reviewer": "ada"}));

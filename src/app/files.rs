@@ -11,15 +11,9 @@ use crate::asl::Format;
 /// Recent files remembered.
 const RECENT_LIMIT: usize = 10;
 
-/// Where settings and recovery files live: `STEPWISE_CONFIG_DIR` when set (tests, portable
-/// installs), else the platform's config directory (`~/.config/stepwise` on Linux).
+/// Where settings and recovery files live (`crate::paths::config_dir`).
 pub fn config_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("STEPWISE_CONFIG_DIR") {
-        return PathBuf::from(d);
-    }
-    directories::ProjectDirs::from("", "", "stepwise")
-        .map(|p| p.config_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("stepwise-config"))
+    crate::paths::config_dir()
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

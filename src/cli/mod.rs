@@ -1,4 +1,4 @@
-//! The command line: `stepwise validate`, `fmt`, `run`, `worker`, `resume`, `render`, and
+//! The command line: `stepwise validate`, `fmt`, `run`, `ingest`, `worker`, `resume`, `render`, and
 //! (later) the GUI when no command is given. This is the contract other tools and scripts rely
 //! on: flags, output formats and exit codes are kept stable.
 //!
@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 mod data_dir;
+mod ingest;
 mod render;
 mod resume;
 mod run;
@@ -105,15 +106,19 @@ pub enum Command {
         #[arg(long = "handler", value_name = "RESOURCE=COMMAND")]
         handlers: Vec<String>,
     },
-    /// Answer the tasks of an activity with a command: task input on its stdin, output from
-    /// its stdout.
+    /// Answer the tasks of an activity with a command (task input on its stdin, output from
+    /// its stdout) or the built-in video check. On the local engine, this process runs the
+    /// engine while it works.
     Worker {
         /// The activity's name or ARN.
         #[arg(long)]
         activity: String,
         /// The command line to run for each task (split like a shell would; no shell runs).
-        #[arg(long)]
-        command: String,
+        #[arg(long, conflicts_with = "builtin", required_unless_present = "builtin")]
+        command: Option<String>,
+        /// A worker built into Stepwise instead of a command.
+        #[arg(long, value_enum)]
+        builtin: Option<worker::Builtin>,
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Stop after one task.
@@ -122,6 +127,31 @@ pub enum Command {
         /// The worker name recorded in ActivityStarted events.
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Upload files to the raw bucket and start an execution for each, with the S3
+    /// object-created event as input; one JSON line per file.
+    Ingest {
+        /// Use the embedded local engine (the default and, for now, the only connection).
+        #[arg(long)]
+        local: bool,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The raw bucket (created on the local engine when missing).
+        #[arg(long)]
+        bucket: String,
+        /// The state machine's name or ARN, or a workflow file (created or updated under its
+        /// stem first).
+        #[arg(long, value_name = "NAME|ARN|FILE")]
+        state_machine: String,
+        /// Run the executions to their end here, with the local workers, and print their
+        /// status, output, error and cause.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: 1 is real time; 10 runs waits and timeouts ten times as fast.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Draw a definition's diagram to an SVG or PNG file (the saved layout beside FILE when
     /// there is one, else the automatic layout).
@@ -186,8 +216,11 @@ pub fn run() -> ExitCode {
             };
             validate_files(&files, Options { kind }, format)
         }
-        Some(Command::Worker { activity, command, data_dir, once, name }) => {
-            worker::run(worker::WorkerArgs { activity, command, data_dir, once, name })
+        Some(Command::Worker { activity, command, builtin, data_dir, once, name }) => {
+            worker::run(worker::WorkerArgs { activity, command, builtin, data_dir, once, name })
+        }
+        Some(Command::Ingest { local: _, data_dir, bucket, state_machine, wait, time_scale, files }) => {
+            ingest::run(ingest::IngestArgs { data_dir, bucket, state_machine, wait, time_scale, files })
         }
         Some(Command::Render { file, output, theme, scale }) => render::run(render::RenderArgs {
             file,

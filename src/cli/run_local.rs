@@ -5,8 +5,9 @@
 //!   (`--data-dir` or `STEPWISE_DATA_DIR`). No threads, no async runtime: it is the path the
 //!   conformance runs take a thousand times.
 //! - `--time-scale` > 0: through a `LocalService` on the data directory, in (scaled) real
-//!   time. This process owns the execution; `stepwise worker` processes answer its
-//!   activities through the same store; if it is killed, `stepwise resume` finishes it.
+//!   time. This process owns the data directory and the execution; the user's local worker
+//!   profiles answer its activities here; if it is killed, `stepwise resume` (or the next
+//!   process that opens the directory) finishes it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::{ExecutionInfo, Failure, Machine, MachineType, TaskKind};
 use crate::runtime::driver::Driver;
 use crate::runtime::resolver::{MockResolver, TaskAnswer, TaskCall, TaskResolver};
-use crate::runtime::service::{self, LocalService, Progress, ServiceConfig, ServiceError, StartExecution};
+use crate::runtime::service::{self, Progress, ServiceError, StartExecution};
 use crate::runtime::virtual_clock::Stuck;
 use crate::runtime::virtual_store;
 use crate::store::{Owner, StateMachineRow, Store, now_wall_ms};
@@ -63,6 +64,11 @@ fn failed(msg: String) -> ExitCode {
 /// `--time-scale 0`.
 pub fn virtual_run(local: Local, data_dir: Option<PathBuf>) -> ExitCode {
     let data_dir_for_buckets = data_dir.clone();
+    // A named data directory is this process's while the run lasts.
+    let _lock = match data_dir.as_deref().map(crate::runtime::owner_lock::acquire).transpose() {
+        Ok(lock) => lock,
+        Err(e) => return failed(e),
+    };
     let opened = match &data_dir {
         Some(dir) => Store::open(dir),
         None => Store::open_in_memory(),
@@ -152,7 +158,7 @@ pub fn virtual_run(local: Local, data_dir: Option<PathBuf>) -> ExitCode {
 }
 
 /// A state machine name AWS accepts, from a file name.
-fn service_name(name: &str) -> String {
+pub(crate) fn service_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| if c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c) { '-' } else { c })
@@ -178,9 +184,11 @@ pub fn service_run(local: Local, time_scale: f64, data_dir: PathBuf) -> ExitCode
 }
 
 async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value, ServiceError> {
-    let buckets = crate::runtime::buckets::LocalBuckets::new(data_dir.join("buckets"));
-    let resolver = Arc::new(MockResolver::new().with_buckets(buckets));
-    let service = LocalService::open(ServiceConfig { data_dir, time_scale, resolver }).await?;
+    let (service, buckets) = crate::runtime::service::open_local_engine(&data_dir, time_scale).await?;
+    // The user's local workers answer activities in this process (the data directory is
+    // this process's while it runs, so no other process could).
+    let profiles = crate::runtime::workers::WorkerSettings::load(&crate::paths::config_dir()).map_err(ServiceError::InvalidName)?;
+    let _workers = crate::runtime::workers::spawn_for_command(service.clone(), buckets, &profiles.workers, "run");
     let name = service_name(&local.machine_name);
     let sm_arn = match service.create_state_machine(&name, &local.definition, local.machine_type).await {
         Ok(arn) => arn,
@@ -204,7 +212,9 @@ async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value
     if d.status == "RUNNING" {
         if let Progress::WaitingOnWorkers(states) = service.progress(&arn).await? {
             for (state, resource) in states {
-                eprintln!("stepwise run: state '{state}' waits for a worker or callback on {resource} (stepwise worker --activity …)");
+                eprintln!(
+                    "stepwise run: state '{state}' waits for a worker or callback on {resource}: give its activity a worker profile (Settings → Workers), or stop this run and answer it with `stepwise worker --activity …`"
+                );
             }
             d = service.wait_for_execution(&arn, false).await?;
         }

@@ -1,32 +1,45 @@
-//! `stepwise worker`: takes the tasks of one activity from the local store and answers each
-//! with a command.
+//! `stepwise worker`: answers the tasks of one activity, with a command or the built-in video
+//! check.
 //!
-//! The command line is split the way a POSIX shell would (`shlex`) and run without a shell.
-//! The task's input (JSON) is its standard input; its standard output (one JSON value) is
-//! the task's output. A non-zero exit fails the task with `States.TaskFailed` and the last
-//! line of standard error as the cause, unless that line is a JSON object
+//! On the local engine the worker runs the engine too (a data directory belongs to one
+//! process at a time): it takes over the executions whose process is gone, so a task
+//! scheduled by an ingest that has exited is answered and its execution goes on here.
+//!
+//! `--command`: the command line is split the way a POSIX shell would (`shlex`) and run
+//! without a shell. The task's input (JSON) is its standard input; its standard output (one
+//! JSON value) is the task's output. A non-zero exit fails the task with `States.TaskFailed`
+//! and the last line of standard error as the cause, unless that line is a JSON object
 //! `{"error": …, "cause": …}`, which names both. While the command runs, heartbeats go out
 //! at half the task's `HeartbeatSeconds`; if the task has timed out meanwhile, the command
-//! is killed.
+//! is killed. `--builtin video-check`: reads the video named by the task input's `bucket` and
+//! `key` and answers `{"verdict": "APPROVED"|"REJECTED", "reasons": […], "video": {…}}`, by the
+//! rules of the user's worker profile for this activity (Settings → Workers), else the
+//! defaults.
 //!
 //! Output: one JSON line per task, `{"executionArn","status","error","cause"}`,
 //! `status` being `SUCCEEDED`, `FAILED` or `LOST` (the execution no longer took the answer).
-//! Exit codes: 0 when it stopped as asked (`--once`), 1 when the store failed, 2 bad usage.
+//! Exit codes: 0 when it stopped as asked (`--once`), 1 when the store failed or another
+//! process owns the data directory, 2 bad usage.
 
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
-use std::time::Duration;
+use std::process::ExitCode;
 
-use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use clap::ValueEnum;
 
-use crate::runtime::service::ServiceError;
-use crate::runtime::tasks::{ACTIVITY_POLL, ActivityTask, TaskClient};
-use crate::store::ActivityRef;
+use crate::runtime::service::{ServiceError, open_local_engine};
+use crate::runtime::video_check::VideoRules;
+use crate::runtime::workers::{self, WorkerKind, WorkerProfile, WorkerSettings};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Builtin {
+    /// Read the video's container (duration, resolution, codecs) and approve or reject it.
+    VideoCheck,
+}
 
 pub struct WorkerArgs {
     pub activity: String,
-    pub command: String,
+    pub command: Option<String>,
+    pub builtin: Option<Builtin>,
     pub data_dir: Option<PathBuf>,
     pub once: bool,
     pub name: Option<String>,
@@ -38,10 +51,27 @@ fn usage(msg: &str) -> ExitCode {
 }
 
 pub fn run(args: WorkerArgs) -> ExitCode {
-    let argv = match shlex::split(&args.command) {
-        Some(v) if !v.is_empty() => v,
-        _ => return usage("--command must be a command line, such as --command 'python3 handler.py'"),
+    let kind = match (&args.command, args.builtin) {
+        (Some(command), None) => match shlex::split(command) {
+            Some(v) if !v.is_empty() => WorkerKind::Command { command: command.clone() },
+            _ => return usage("--command must be a command line, such as --command 'python3 handler.py'"),
+        },
+        (None, Some(Builtin::VideoCheck)) => {
+            // The rules the user set for this activity's built-in check, if any.
+            let rules = WorkerSettings::load(&crate::paths::config_dir())
+                .ok()
+                .and_then(|s| match s.for_activity(&args.activity).map(|p| p.kind.clone()) {
+                    Some(WorkerKind::VideoCheck { rules }) => Some(rules),
+                    _ => None,
+                })
+                .unwrap_or_else(VideoRules::default);
+            WorkerKind::VideoCheck { rules }
+        }
+        _ => return usage("give either --command 'CMD ARGS' or --builtin video-check"),
     };
+    if let Err(e) = crate::runtime::service::check_name(crate::store::activity_name(&args.activity).unwrap_or(&args.activity)) {
+        return usage(&format!("--activity: {e}"));
+    }
     let dir = match super::data_dir::resolve(args.data_dir.clone()) {
         Ok(d) => d,
         Err(e) => return usage(&e),
@@ -53,7 +83,8 @@ pub fn run(args: WorkerArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(work(&args, &argv, dir)) {
+    let profile = WorkerProfile { activity: args.activity.clone(), enabled: true, kind };
+    match rt.block_on(work(&args, profile, dir)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServiceError::InvalidName(m) | ServiceError::InvalidArn(m)) => usage(&format!("--activity: {m}")),
         Err(e) => {
@@ -63,117 +94,26 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     }
 }
 
-async fn work(args: &WorkerArgs, argv: &[String], dir: PathBuf) -> Result<(), ServiceError> {
-    let client = TaskClient::open(&dir).await?;
-    let activity = ActivityRef::parse(&args.activity);
-    match activity {
-        ActivityRef::Arn(arn) => client.ensure_activity(arn).await?,
-        ActivityRef::Name(name) => {
-            client.create_activity(name).await?;
+async fn work(args: &WorkerArgs, profile: WorkerProfile, dir: PathBuf) -> Result<(), ServiceError> {
+    let (service, buckets) = open_local_engine(&dir, 1.0).await?;
+    // Executions whose process has gone are driven here, so their tasks reach this worker
+    // and its answers reach them.
+    for (arn, result) in service.resume_executions().await? {
+        if let crate::runtime::service::ResumeResult::Failed(why) = result {
+            eprintln!("stepwise worker: could not take over {arn}: {why}");
         }
     }
     let worker = args.name.clone().unwrap_or_else(|| format!("stepwise-worker-{}", std::process::id()));
-    loop {
-        let Some(task) = client.take_activity_task(activity, &worker, ACTIVITY_POLL).await? else { continue };
-        let report = answer(&client, argv, &task).await;
-        println!("{report}");
-        if args.once {
-            return Ok(());
-        }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let limit = args.once.then_some(1);
+    let serving = tokio::spawn(workers::serve(service.clone(), buckets, profile, worker, limit, tx));
+    while let Some(report) = rx.recv().await {
+        println!("{}", workers::report_json(&report));
     }
-}
-
-/// The last non-empty line of a text.
-fn last_line(text: &str) -> &str {
-    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
-}
-
-/// How the command's run turns into the task's answer.
-enum Answer {
-    Success(String),
-    Failure { error: String, cause: String },
-    /// The execution no longer waits for this task (it timed out or was cancelled).
-    Lost(String),
-}
-
-async fn run_command(client: &TaskClient, argv: &[String], task: &ActivityTask) -> Answer {
-    let failure = |cause: String| Answer::Failure { error: "States.TaskFailed".into(), cause };
-    let spawned = tokio::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => return failure(format!("cannot run '{}': {e}", argv[0])),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let input = task.input.clone().into_bytes();
-        // A command that does not read its input closes the pipe early: not an error.
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&input).await;
-        });
-    }
-    let beat = task.heartbeat_seconds.map(|s| Duration::from_millis((s * 1000 / 2).max(100)));
-    let output = child.wait_with_output();
-    tokio::pin!(output);
-    let mut ticker = beat.map(|b| tokio::time::interval_at(tokio::time::Instant::now() + b, b));
-    let output = loop {
-        tokio::select! {
-            out = &mut output => match out {
-                Ok(o) => break o,
-                Err(e) => return failure(format!("'{}' failed: {e}", argv[0])),
-            },
-            _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
-                match client.send_task_heartbeat(&task.task_token).await {
-                    Ok(()) => {}
-                    // The execution gave up on the task: stop the command (dropping it kills it).
-                    Err(e @ (ServiceError::TaskTimedOut(_) | ServiceError::InvalidToken(_))) => return Answer::Lost(e.to_string()),
-                    Err(e) => eprintln!("stepwise worker: heartbeat failed: {e}"),
-                }
-            }
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.success() {
-        let text = stdout.trim();
-        return match serde_json::from_str::<Value>(text) {
-            Ok(_) => Answer::Success(text.to_owned()),
-            Err(e) => failure(format!("'{}' printed no JSON on its standard output ({e})", argv[0])),
-        };
-    }
-    let line = last_line(&stderr);
-    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
-        if m.contains_key("error") || m.contains_key("cause") {
-            let s = |k: &str| m.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
-            return Answer::Failure { error: s("error"), cause: s("cause") };
-        }
-    }
-    let status = output.status.code().map_or_else(|| "a signal".to_owned(), |c| format!("status {c}"));
-    let cause = if line.is_empty() {
-        format!("'{}' exited with {status}", argv[0])
-    } else {
-        format!("'{}' exited with {status}: {line}", argv[0])
-    };
-    failure(cause)
-}
-
-/// Runs the command for one task and sends the answer; a JSON line for the report.
-async fn answer(client: &TaskClient, argv: &[String], task: &ActivityTask) -> Value {
-    let (sent, status, error, cause) = match run_command(client, argv, task).await {
-        Answer::Success(out) => (client.send_task_success(&task.task_token, &out).await, "SUCCEEDED", None, None),
-        Answer::Failure { error, cause } => {
-            let sent = client.send_task_failure(&task.task_token, &error, &cause).await;
-            (sent, "FAILED", Some(error), Some(cause))
-        }
-        Answer::Lost(why) => (Ok(()), "LOST", None, Some(why)),
-    };
-    let (status, error, cause) = match sent {
-        Ok(()) => (status, error, cause),
-        Err(e) => ("LOST", Some(e.code().to_owned()), Some(e.to_string())),
-    };
-    json!({"executionArn": task.execution_arn, "status": status, "error": error, "cause": cause})
+    let served = serving.await.map_err(|_| ServiceError::Stopped)?;
+    // The answer is a stored message: if the execution has not taken it yet, whoever runs the
+    // engine next feeds it. Give this engine a moment to do so first.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    service.shutdown().await?;
+    served
 }

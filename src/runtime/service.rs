@@ -20,12 +20,14 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast, oneshot};
 
 use super::driver::DriverError;
+use super::owner_lock::{self, DataDirLock};
 use super::engine_loop::{EngineLoop, LoopParts, Msg, StartRequest};
 pub use super::engine_loop::{Progress, ResumeResult};
 use super::resolver::TaskResolver;
 use super::tasks::{ACTIVITY_POLL, ActivityTask, TaskClient, blocking};
 use crate::asl::{Diagnostic, Severity};
 use crate::engine::{ExecutionInfo, Machine, MachineType, Millis};
+pub use crate::store::OpenTask;
 use crate::store::{ActivityRef, ActivityRow, ExecutionRow, Owner, StateMachineRow, Store, StoreError, now_wall_ms};
 use crate::validate::{self, Options};
 
@@ -70,6 +72,9 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("the local service has stopped")]
     Stopped,
+    /// Another process runs the local engine over this data directory (the message names it).
+    #[error("{0}")]
+    DataDirInUse(String),
 }
 
 fn summary(diagnostics: &[Diagnostic]) -> String {
@@ -97,7 +102,11 @@ impl ServiceError {
             ServiceError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ServiceError::InvalidToken(_) => "InvalidToken",
             ServiceError::TaskTimedOut(_) => "TaskTimedOut",
-            ServiceError::Lost(_) | ServiceError::Driver(_) | ServiceError::Store(_) | ServiceError::Stopped => "ServiceException",
+            ServiceError::Lost(_)
+            | ServiceError::Driver(_)
+            | ServiceError::Store(_)
+            | ServiceError::Stopped
+            | ServiceError::DataDirInUse(_) => "ServiceException",
         }
     }
 }
@@ -232,6 +241,8 @@ struct Inner {
     tasks: TaskClient,
     events: broadcast::Sender<LiveEvent>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// This process's hold on the data directory; released after the engine thread stops.
+    lock: Mutex<Option<DataDirLock>>,
 }
 
 impl Drop for Inner {
@@ -244,6 +255,9 @@ impl Drop for Inner {
         }
         if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = handle.join();
+        }
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
         }
     }
 }
@@ -265,14 +279,25 @@ fn machine_type_of(s: &str) -> MachineType {
     if s.eq_ignore_ascii_case("EXPRESS") { MachineType::Express } else { MachineType::Standard }
 }
 
+/// The local engine as commands and the app run it: S3 tasks and item readers on the local
+/// buckets of the data directory (`DATA_DIR/buckets`), mocks when an execution brings them.
+pub async fn open_local_engine(data_dir: &std::path::Path, time_scale: f64) -> Result<(LocalService, super::buckets::LocalBuckets), ServiceError> {
+    let buckets = super::buckets::LocalBuckets::new(data_dir.join("buckets"));
+    let resolver = Arc::new(super::resolver::MockResolver::new().with_buckets(buckets.clone()));
+    let service = LocalService::open(ServiceConfig { data_dir: data_dir.to_owned(), time_scale, resolver }).await?;
+    Ok((service, buckets))
+}
+
 impl LocalService {
-    /// Opens the store in `config.data_dir` and starts the engine thread on the current
-    /// tokio runtime's blocking pool (for resolver calls).
+    /// Takes the data directory for this process (another process that has it is named in
+    /// the error), opens the store in it and starts the engine thread on the current tokio
+    /// runtime's blocking pool (for resolver calls).
     pub async fn open(config: ServiceConfig) -> Result<LocalService, ServiceError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| ServiceError::Stopped)?;
         let dir = config.data_dir.clone();
-        let (writer, side) = tokio::task::spawn_blocking(move || -> Result<(Store, Store), StoreError> {
-            Ok((Store::open(&dir)?, Store::open(&dir)?))
+        let (lock, writer, side) = tokio::task::spawn_blocking(move || -> Result<(DataDirLock, Store, Store), ServiceError> {
+            let lock = owner_lock::acquire(&dir).map_err(ServiceError::DataDirInUse)?;
+            Ok((lock, Store::open(&dir)?, Store::open(&dir)?))
         })
         .await
         .map_err(|_| ServiceError::Stopped)??;
@@ -300,6 +325,7 @@ impl LocalService {
                 tasks: TaskClient::new(Arc::new(Mutex::new(side)), scheduled),
                 events,
                 thread: Mutex::new(Some(thread)),
+                lock: Mutex::new(Some(lock)),
             }),
         })
     }
@@ -329,9 +355,16 @@ impl LocalService {
         self.inner.events.subscribe()
     }
 
-    /// Stops the engine thread and releases the executions it drove.
+    /// Stops the engine thread, releases the executions it drove and the data directory.
     pub async fn shutdown(&self) -> Result<(), ServiceError> {
-        self.ask(|reply| Msg::Shutdown { reply }).await
+        let stopped = self.ask(|reply| Msg::Shutdown { reply }).await;
+        if let Some(handle) = self.inner.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        if let Ok(mut lock) = self.inner.lock.lock() {
+            lock.take();
+        }
+        stopped
     }
 
     // -------------------------------------------------------------------------------
@@ -586,6 +619,20 @@ impl LocalService {
 
     fn wake(&self) {
         let _ = self.send(Msg::Wake);
+    }
+
+    /// Every activity or callback task waiting for an answer, across executions, oldest
+    /// first (the Pending tasks panel).
+    pub async fn pending_tasks(&self) -> Result<Vec<OpenTask>, ServiceError> {
+        self.inner.tasks.open_tasks().await
+    }
+
+    /// Takes one particular scheduled activity task for `worker` (as `GetActivityTask` would
+    /// have handed it out).
+    pub async fn take_task(&self, token: &str, worker: &str) -> Result<ActivityTask, ServiceError> {
+        let task = self.inner.tasks.take_task(token, worker).await?;
+        self.wake();
+        Ok(task)
     }
 
     pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), ServiceError> {

@@ -12,9 +12,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use super::owner_lock::DataDirLock;
 use super::service::ServiceError;
 use crate::engine::TaskId;
-use crate::store::{ActivityRef, ActivityRow, CloseReason, PostOutcome, Store, TokenMessage, now_wall_ms};
+use crate::store::{ActivityRef, ActivityRow, CloseReason, OpenTask, PostOutcome, Store, TokenMessage, now_wall_ms};
 
 /// How often a waiting worker looks at the store (another process may schedule a task).
 pub const WORKER_POLL: Duration = Duration::from_millis(100);
@@ -67,11 +68,17 @@ pub fn activity_arn(name: &str) -> String {
 }
 
 impl TaskClient {
-    /// A client of the store in `data_dir`.
-    pub async fn open(data_dir: &Path) -> Result<TaskClient, ServiceError> {
+    /// A client of the store in `data_dir`, for a process that owns it (the lock is
+    /// returned with it: keep it while the client is used).
+    pub async fn open(data_dir: &Path) -> Result<(TaskClient, DataDirLock), ServiceError> {
         let dir = data_dir.to_owned();
-        let store = tokio::task::spawn_blocking(move || Store::open(&dir)).await.map_err(|_| ServiceError::Stopped)??;
-        Ok(TaskClient::new(Arc::new(Mutex::new(store)), Arc::new(Notify::new())))
+        let (lock, store) = tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
+            let lock = super::owner_lock::acquire(&dir).map_err(ServiceError::DataDirInUse)?;
+            Ok((lock, Store::open(&dir)?))
+        })
+        .await
+        .map_err(|_| ServiceError::Stopped)??;
+        Ok((TaskClient::new(Arc::new(Mutex::new(store)), Arc::new(Notify::new())), lock))
     }
 
     pub(crate) fn new(store: Arc<Mutex<Store>>, scheduled: Arc<Notify>) -> TaskClient {
@@ -156,6 +163,21 @@ impl TaskClient {
                 _ = tokio::time::sleep(nap) => {}
             }
         }
+    }
+
+    /// Takes one particular waiting activity task (the one a person picked) for `worker`.
+    pub async fn take_task(&self, token: &str, worker: &str) -> Result<ActivityTask, ServiceError> {
+        let (t, w) = (token.to_owned(), worker.to_owned());
+        let claimed = blocking(&self.store, move |s| Ok(s.claim_task(&t, &w)?)).await?;
+        let c = claimed.ok_or_else(|| {
+            ServiceError::InvalidToken("this task is no longer waiting for a worker: another worker took it, or it ended".into())
+        })?;
+        Ok(ActivityTask { task_token: c.token, input: c.input, execution_arn: c.execution_arn, task: c.task, heartbeat_seconds: c.heartbeat_seconds })
+    }
+
+    /// Every task waiting for an answer (scheduled or taken), oldest first.
+    pub async fn open_tasks(&self) -> Result<Vec<OpenTask>, ServiceError> {
+        blocking(&self.store, |s| Ok(s.open_tasks()?)).await
     }
 
     async fn post(&self, token: &str, message: TokenMessage) -> Result<(), ServiceError> {

@@ -238,6 +238,30 @@ pub struct ClaimedTask {
     pub heartbeat_seconds: Option<u64>,
 }
 
+/// A task waiting for its token to be answered (`Store::open_tasks`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenTask {
+    pub token: String,
+    /// `activity` or `callback`.
+    pub kind: String,
+    pub activity_arn: Option<String>,
+    pub activity_name: Option<String>,
+    pub execution_arn: String,
+    pub state_name: String,
+    pub resource: String,
+    /// JSON text.
+    pub input: String,
+    /// `scheduled` (no worker yet) or `started`.
+    pub status: String,
+    pub worker: Option<String>,
+    pub scheduled_ms: Millis,
+    pub started_ms: Option<Millis>,
+    pub heartbeat_ms: Option<Millis>,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+}
+
 /// A message from a worker (or a callback) to the execution's owner: the engine input it
 /// asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -646,26 +670,34 @@ impl Store {
     /// Gives the oldest waiting task of an activity to `worker`, and tells the execution's
     /// owner (a `TaskStarted` message), in one transaction.
     pub fn claim_activity_task(&mut self, activity: ActivityRef<'_>, worker: &str) -> Result<Option<ClaimedTask>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (sql, key) = match activity {
+        let (pick, key) = match activity {
             ActivityRef::Arn(a) => (
-                "UPDATE tasks SET status = 'started', worker = ?2, started_ms = ?3
-                 WHERE token = (SELECT token FROM tasks WHERE status = 'scheduled' AND activity_arn = ?1
-                                ORDER BY scheduled_ms, rowid LIMIT 1)
-                 RETURNING token, execution_arn, task_id, input, heartbeat_seconds",
+                "SELECT token FROM tasks WHERE status = 'scheduled' AND activity_arn = ?1 ORDER BY scheduled_ms, rowid LIMIT 1",
                 a,
             ),
             ActivityRef::Name(n) => (
-                "UPDATE tasks SET status = 'started', worker = ?2, started_ms = ?3
-                 WHERE token = (SELECT token FROM tasks WHERE status = 'scheduled' AND activity_name = ?1
-                                ORDER BY scheduled_ms, rowid LIMIT 1)
-                 RETURNING token, execution_arn, task_id, input, heartbeat_seconds",
+                "SELECT token FROM tasks WHERE status = 'scheduled' AND activity_name = ?1 ORDER BY scheduled_ms, rowid LIMIT 1",
                 n,
             ),
         };
+        self.claim_where(pick, key, worker)
+    }
+
+    /// Gives one particular waiting activity task (by its token) to `worker`: the app's
+    /// Pending tasks panel takes the task the person picked, not the oldest.
+    pub fn claim_task(&mut self, token: &str, worker: &str) -> Result<Option<ClaimedTask>> {
+        self.claim_where("SELECT token FROM tasks WHERE status = 'scheduled' AND kind = 'activity' AND token = ?1", token, worker)
+    }
+
+    fn claim_where(&mut self, pick: &str, key: &str, worker: &str) -> Result<Option<ClaimedTask>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let sql = format!(
+            "UPDATE tasks SET status = 'started', worker = ?2, started_ms = ?3 WHERE token = ({pick})
+             RETURNING token, execution_arn, task_id, input, heartbeat_seconds"
+        );
         let now = now_wall_ms();
         let claimed = tx
-            .query_row(sql, params![key, worker, now], |r| {
+            .query_row(&sql, params![key, worker, now], |r| {
                 Ok(ClaimedTask {
                     token: r.get(0)?,
                     execution_arn: r.get(1)?,
@@ -681,6 +713,36 @@ impl Store {
         }
         tx.commit()?;
         Ok(claimed)
+    }
+
+    /// Every task still waiting for a token (scheduled or started), oldest first, across
+    /// executions: what a person acting as the worker chooses from.
+    pub fn open_tasks(&self) -> Result<Vec<OpenTask>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT token, kind, activity_arn, activity_name, execution_arn, state_name, resource, input, status,
+                    worker, scheduled_ms, started_ms, heartbeat_ms, timeout_seconds, heartbeat_seconds
+             FROM tasks WHERE status IN ('scheduled', 'started') ORDER BY scheduled_ms, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OpenTask {
+                token: r.get(0)?,
+                kind: r.get(1)?,
+                activity_arn: r.get(2)?,
+                activity_name: r.get(3)?,
+                execution_arn: r.get(4)?,
+                state_name: r.get(5)?,
+                resource: r.get(6)?,
+                input: r.get(7)?,
+                status: r.get(8)?,
+                worker: r.get(9)?,
+                scheduled_ms: r.get(10)?,
+                started_ms: r.get(11)?,
+                heartbeat_ms: r.get(12)?,
+                timeout_seconds: to_u64(r.get(13)?),
+                heartbeat_seconds: to_u64(r.get(14)?),
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
     /// Posts a worker's answer (or heartbeat) for a token. A success or failure closes the
