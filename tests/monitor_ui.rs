@@ -31,13 +31,9 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
-/// The start of an MP4: an `ftyp` box, then a little media data.
+/// A small valid MP4 (320×240, one second), as the built-in video check reads them.
 fn mp4_bytes() -> Vec<u8> {
-    let mut b = vec![0, 0, 0, 0x18];
-    b.extend_from_slice(b"ftypisom\0\0\x02\0isommp41");
-    b.extend_from_slice(&[0, 0, 0, 0x10]);
-    b.extend_from_slice(b"mdat01234567");
-    b
+    stepwise::runtime::video_check::sample::mp4(320, 240, 1.0)
 }
 
 struct Fixture {
@@ -46,6 +42,12 @@ struct Fixture {
 }
 
 fn fixture() -> (Fixture, Harness<'static, DesignerApp>) {
+    fixture_with(false)
+}
+
+/// `default_workers`: the config a fresh install has (the built-in video check answers the
+/// review); otherwise the review waits for a person.
+fn fixture_with(default_workers: bool) -> (Fixture, Harness<'static, DesignerApp>) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("video-ingest.asl.json");
     std::fs::copy(crate::repo().join("workflows/video-ingest.asl.json"), &file).unwrap();
@@ -56,7 +58,9 @@ fn fixture() -> (Fixture, Harness<'static, DesignerApp>) {
         enabled: false,
         kind: WorkerKind::VideoCheck { rules: VideoRules::default() },
     };
-    WorkerSettings { workers: vec![off] }.save(&config).unwrap();
+    if !default_workers {
+        WorkerSettings { workers: vec![off] }.save(&config).unwrap();
+    }
     let app = DesignerApp::new(StartOptions { open: Some(file), config_dir: config, data_dir: Some(data.clone()) });
     let h = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(|ui, app: &mut DesignerApp| app.ui(ui), app);
     let mut f = (Fixture { dir, data }, h);
@@ -263,4 +267,33 @@ fn bad_drops_say_why_per_file_and_start_nothing() {
     assert_eq!(h.query_all_by_label_contains("✖").count(), 3, "one message per file");
     let store = stepwise::store::Store::open(&f.data).unwrap();
     assert!(store.executions(None, None).unwrap().is_empty());
+}
+
+/// On a fresh install the built-in video check answers the review: a dropped video runs to
+/// the end, and the copy shows in the approved bucket's listing without asking.
+#[test]
+fn with_the_default_worker_a_dropped_video_runs_to_the_approved_bucket() {
+    let (f, mut h) = fixture_with(true);
+    drop_video(&f, &mut h);
+    step_until(&mut h, "the execution to succeed", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "SUCCEEDED"));
+    step_until(&mut h, "the approved bucket to list the copy", |a| {
+        a.run.buckets.get(stepwise::app::run::APPROVED_BUCKET).is_some_and(|b| b.objects.iter().any(|o| o.key == "clip.mp4"))
+    });
+    assert_eq!(review_status(h.state()), Some(StateStatus::Succeeded));
+}
+
+/// A second window on a data directory another process owns says so, and its designer works.
+#[test]
+fn a_data_directory_in_use_is_said_clearly() {
+    let (f, _first) = fixture();
+    let file = f.dir.path().join("video-ingest.asl.json");
+    let second = DesignerApp::new(StartOptions { open: Some(file), config_dir: f.dir.path().join("config2"), data_dir: Some(f.data.clone()) });
+    let mut h = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(|ui, app: &mut DesignerApp| app.ui(ui), second);
+    step_until(&mut h, "the refusal", |a| matches!(a.run.connection, stepwise::app::run::Connection::Unavailable(_)));
+    h.state_mut().mode = Mode::Run;
+    h.run_steps(2);
+    h.get_by_label("The local engine is not running");
+    let stepwise::app::run::Connection::Unavailable(why) = h.state().run.connection.clone() else { unreachable!() };
+    assert!(why.contains("STEPWISE_DATA_DIR"), "{why}");
+    eprintln!("{why}");
 }

@@ -896,10 +896,7 @@ impl eframe::App for DesignerApp {
 pub fn run(open: Option<PathBuf>) -> std::process::ExitCode {
     let config_dir = files::config_dir();
     // Without a data directory the designer still opens; Run says why it cannot.
-    let data_dir = std::env::var_os("STEPWISE_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| directories::ProjectDirs::from("dev", "stepwise", "Stepwise").map(|p| p.data_dir().to_owned()));
+    let data_dir = crate::paths::data_dir(None).ok();
     let settings = Settings::load(&config_dir);
     let size = settings.window_size.unwrap_or([1400.0, 880.0]);
     let options = eframe::NativeOptions {

@@ -16,13 +16,13 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::compat::ingest::{self, IngestOptions, UploadProgress};
-use super::compat::pending;
 use super::{Backend, Command, TakenTask, Update, Upload, UploadId, UploadState, Waker, WorkerSettings, event_id, event_type};
 use crate::engine::MachineType;
 use crate::runtime::buckets::{ListQuery, LocalBuckets};
+use crate::runtime::ingest::{self, IngestOptions, UploadProgress};
 use crate::runtime::resolver::MockResolver;
 use crate::runtime::service::{LiveEvent, LocalService, ServiceConfig, ServiceError, StartExecution};
+use crate::runtime::workers::{LocalWorkers, WorkerReport, spawn_local_workers};
 
 /// How many files upload at once: enough to keep a disk busy, few enough that each one's
 /// progress means something.
@@ -85,12 +85,12 @@ struct Serving {
     stale_executions: bool,
     stale_pending: bool,
     stale_buckets: bool,
-    pending: Vec<super::PendingTask>,
     uploads: Arc<Mutex<Vec<Upload>>>,
     next_upload: UploadId,
     slots: Arc<tokio::sync::Semaphore>,
-    /// A store connection of its own for the views' queries.
-    store: Option<Arc<Mutex<crate::store::Store>>>,
+    /// The workers the profiles ask for, in this process (dropped to stop them).
+    workers: LocalWorkers,
+    reports: tokio::sync::mpsc::UnboundedSender<WorkerReport>,
 }
 
 async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver<Command>, out: Out) {
@@ -119,7 +119,7 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
         }
         Err(e) => out.notice(format!("Could not resume running executions: {e}"), true),
     }
-    let store = crate::store::Store::open(&data_dir).ok().map(|s| Arc::new(Mutex::new(s)));
+    let (reports, mut worker_reports) = tokio::sync::mpsc::unbounded_channel();
     let mut s = Serving {
         service,
         buckets,
@@ -131,13 +131,13 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
         stale_executions: false,
         stale_pending: true,
         stale_buckets: false,
-        pending: Vec::new(),
         uploads: Arc::new(Mutex::new(Vec::new())),
         next_upload: 1,
         slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
-        store,
+        workers: LocalWorkers::default(),
+        reports,
     };
-    s.send_worker_profiles();
+    s.restart_workers();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -165,14 +165,19 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
                 }
                 Err(RecvError::Closed) => break,
             },
+            Some(report) = worker_reports.recv() => s.on_worker_report(report),
             _ = tick.tick() => s.refresh().await,
         }
     }
+    // Workers first: they hold tasks of executions the engine is about to release.
+    drop(std::mem::take(&mut s.workers));
     let _ = s.service.shutdown().await;
 }
 
 fn open_failure(data_dir: &Path, e: &ServiceError) -> String {
     match e {
+        // The runtime's message names the owner and what to do.
+        ServiceError::DataDirInUse(who) => who.clone(),
         ServiceError::Store(_) => format!(
             "Cannot open the local engine's store in {}: {e}. Check that the folder exists and is writable, or set STEPWISE_DATA_DIR to another folder.",
             data_dir.display()
@@ -299,19 +304,39 @@ impl Serving {
             Command::SetWorkerProfiles(profiles) => {
                 let settings = WorkerSettings { workers: profiles };
                 match settings.save(&self.config_dir) {
-                    Ok(()) => self.out.notice("Saved the worker profiles.", false),
+                    Ok(()) => self.out.notice("Saved the worker profiles; the local workers follow them now.", false),
                     Err(e) => self.out.notice(format!("Could not save the worker profiles: {e}"), true),
                 }
-                self.send_worker_profiles();
+                self.restart_workers();
             }
         }
     }
 
-    fn send_worker_profiles(&self) {
-        match WorkerSettings::load(&self.config_dir) {
-            Ok(s) => self.out.send(Update::WorkerProfiles(s.workers)),
-            Err(e) => self.out.notice(format!("The worker profiles could not be read ({e}); the defaults are used."), true),
+    /// Reads the saved profiles and runs the workers they enable (replacing the old ones).
+    fn restart_workers(&mut self) {
+        let settings = match WorkerSettings::load(&self.config_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                // A damaged file may hold someone's commands: no worker runs until it is fixed.
+                self.out.notice(format!("No local workers run: {e}"), true);
+                self.workers = LocalWorkers::default();
+                return;
+            }
+        };
+        self.workers = LocalWorkers::default();
+        self.workers = spawn_local_workers(self.service.clone(), self.buckets.clone(), &settings.workers, self.reports.clone());
+        self.out.send(Update::WorkerProfiles(settings.workers));
+    }
+
+    fn on_worker_report(&mut self, r: WorkerReport) {
+        let execution = r.execution_arn.rsplit(':').next().unwrap_or("");
+        let why = [r.error.as_deref(), r.cause.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        match r.status.as_str() {
+            "SUCCEEDED" => self.out.notice(format!("The local worker for {} answered {execution}.", r.activity), false),
+            "STOPPED" => self.out.notice(why, true),
+            other => self.out.notice(format!("The local worker for {} reported {other} for {execution}: {why}", r.activity), other != "LOST"),
         }
+        self.stale_pending = true;
     }
 
     async fn list_executions(&self, state_machine_arn: Option<String>) {
@@ -373,27 +398,14 @@ impl Serving {
     }
 
     async fn list_pending(&mut self) {
-        let Some(store) = self.store.clone() else { return };
-        let listed = tokio::task::spawn_blocking(move || {
-            let guard = store.lock().map_err(|_| ServiceError::Stopped)?;
-            pending::pending_tasks(&guard)
-        })
-        .await;
-        match listed {
-            Ok(Ok(tasks)) => {
-                self.pending = tasks.clone();
-                self.out.send(Update::Pending(tasks));
-            }
-            Ok(Err(e)) => self.out.notice(format!("Could not list pending tasks: {e}"), true),
+        match self.service.pending_tasks().await {
+            Ok(tasks) => self.out.send(Update::Pending(tasks)),
             Err(e) => self.out.notice(format!("Could not list pending tasks: {e}"), true),
         }
     }
 
     async fn take_task(&mut self, token: &str) {
-        let Some(activity) = self.pending.iter().find(|t| t.token == token).and_then(|t| t.activity_arn.clone()) else {
-            return self.out.notice("This task is no longer waiting: another worker took it, or it ended.", true);
-        };
-        match pending::take_task(&self.service, &activity, WINDOW_WORKER).await {
+        match self.service.take_task(token, WINDOW_WORKER).await {
             Ok(task) => {
                 self.stale_pending = true;
                 self.out.send(Update::Taken(TakenTask {
@@ -403,7 +415,10 @@ impl Serving {
                     heartbeat_seconds: task.heartbeat_seconds,
                 }));
             }
-            Err(e) => self.out.notice(format!("Could not take the task: {e}"), true),
+            Err(e) => {
+                self.stale_pending = true;
+                self.out.notice(format!("Could not take the task: {e}"), true);
+            }
         }
     }
 
@@ -473,7 +488,13 @@ impl Serving {
         if let Err(e) = ingest::ensure_buckets(&self.buckets, &root, &[bucket.as_str()]) {
             return refuse_all(self, format!("The bucket {bucket} cannot be created: {e}"));
         }
-        let options = IngestOptions::default();
+        let options = match IngestOptions::load(&self.config_dir) {
+            Ok(o) => o,
+            Err(e) => {
+                self.out.notice(format!("{e}; the default list of video types is used."), true);
+                IngestOptions::default()
+            }
+        };
         for path in paths {
             let id = self.next_upload;
             self.next_upload += 1;

@@ -18,7 +18,6 @@
 //!   in words a person can act on; a backend that cannot start at all says so with
 //!   [`Update::Unavailable`] and the views stay usable (the designer keeps working).
 
-mod compat;
 pub mod local;
 
 use std::path::PathBuf;
@@ -28,10 +27,13 @@ use std::sync::mpsc::Receiver;
 use serde_json::Value;
 
 pub use crate::runtime::buckets::ObjectMeta;
-pub use compat::ingest::{Checked, UploadProgress};
-pub use compat::pending::OpenTask as PendingTask;
-pub use compat::workers::{VideoRules, WorkerKind, WorkerProfile, WorkerSettings};
+pub use crate::runtime::ingest::UploadProgress;
 pub use crate::runtime::service::ExecutionDescription;
+/// An activity task waiting for a worker or being worked on (AWS has no such list; the local
+/// engine keeps one, and a remote backend would build it from the histories it watches).
+pub use crate::runtime::service::OpenTask as PendingTask;
+pub use crate::runtime::video_check::VideoRules;
+pub use crate::runtime::workers::{WorkerKind, WorkerProfile, WorkerSettings};
 
 /// Called by a backend after it queues updates: the app makes it request a repaint.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
