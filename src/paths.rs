@@ -35,3 +35,24 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, String> {
         .map(|p| p.data_dir().to_owned())
         .ok_or_else(|| format!("no home directory to keep the local store in; pass --data-dir or set {DATA_DIR_ENV}"))
 }
+
+/// Reads a settings file of the config directory: the defaults when there is none yet. A
+/// damaged file is an error, not silently replaced: it may hold the only copy of someone's
+/// settings.
+pub fn load_settings<T: serde::de::DeserializeOwned + Default>(path: &std::path::Path, what: &str) -> Result<T, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a valid {what} file ({e}); fix or delete it", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes a settings file atomically (pretty JSON), creating the config directory if needed.
+pub fn save_settings<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

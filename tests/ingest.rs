@@ -205,3 +205,47 @@ async fn a_second_process_is_told_who_owns_the_data_directory() {
     let out = ingest_cmd(dir.path(), &[&clip]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Uploads stream: a big file does not make `stepwise ingest` big.
+#[cfg(target_os = "linux")]
+#[test]
+fn ingesting_a_large_file_keeps_memory_flat() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.mp4");
+    let mut f = std::fs::File::create(&big).unwrap();
+    f.write_all(&sample::mp4(320, 240, 1.0)).unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    for _ in 0..256 {
+        f.write_all(&chunk).unwrap();
+    }
+    drop(f);
+    let definition = dir.path().join("pass.asl.json");
+    std::fs::write(&definition, r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["ingest", "--bucket", "raw", "--state-machine"])
+        .arg(&definition)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg(&big)
+        .env("STEPWISE_CONFIG_DIR", dir.path().join("config"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peak_kb = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
+            peak_kb = peak_kb.max(hwm.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["key"], "big.mp4");
+    let stored = stepwise::runtime::buckets::LocalBuckets::new(dir.path().join("data/buckets")).head_object("raw", "big.mp4").unwrap();
+    assert_eq!(stored.size, std::fs::metadata(&big).unwrap().len());
+    assert!(peak_kb > 0, "the peak was read");
+    assert!(peak_kb < 100_000, "peak resident memory {peak_kb} kB for a 256 MiB file");
+}

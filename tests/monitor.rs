@@ -216,7 +216,7 @@ fn a_map_counts_its_iterations() {
     assert_eq!(model.gantt().iter().filter(|b| &*b.state == "Transcode Segment" && b.kind == BarKind::Run).count(), 3);
     // Every event of an iteration belongs to its Transcode Segment entry.
     let in_transcode = model.filter(&FilterSpec { state: Some("Transcode Segment".into()), ..FilterSpec::default() });
-    assert_eq!(in_transcode.len(), 3 * 4, "entered, scheduled, succeeded, exited per iteration");
+    assert_eq!(in_transcode.len(), 3 * 5, "entered, scheduled, started, succeeded, exited per iteration");
     assert_io_steps_match(&definition, &model);
     let Some(IoSteps::JsonPath(steps)) = model.io_steps(&definition, "Process Segments") else { panic!("JSONPath steps") };
     assert_eq!(steps.result.value().unwrap().as_array().unwrap().len(), 3);

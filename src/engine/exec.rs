@@ -1364,6 +1364,9 @@ impl Execution {
                     d.insert("heartbeatInSeconds".into(), json!(s));
                 }
                 self.emit(tid, "TaskScheduled", Details::Object(Value::Object(d)));
+                // AWS starts a service task as soon as it is scheduled (no worker takes it),
+                // and records both events before the result.
+                self.emit(tid, "TaskStarted", Details::Object(json!({"resourceType": resource_type, "resource": action})));
             }
         }
         self.tasks.insert(task, tid);
@@ -1415,12 +1418,8 @@ impl Execution {
             }
             self.emit(tid, "ActivityStarted", Details::Object(Value::Object(d)));
         } else {
-            let (resource_type, action) = resource_parts(&resource);
-            self.emit(
-                tid,
-                "TaskStarted",
-                Details::Object(json!({"resourceType": resource_type, "resource": action})),
-            );
+            // A service task was started when it was scheduled.
+            let _ = resource;
             return;
         }
         if let Some(s) = heartbeat {

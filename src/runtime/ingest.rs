@@ -61,20 +61,11 @@ impl IngestOptions {
 
     /// The user's ingest settings; the defaults when there are none.
     pub fn load(config_dir: &Path) -> Result<IngestOptions, String> {
-        let path = Self::path(config_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{} is not a valid ingest settings file ({e}); fix or delete it", path.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(IngestOptions::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+        crate::paths::load_settings(&Self::path(config_dir), "ingest settings")
     }
 
     pub fn save(&self, config_dir: &Path) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let path = Self::path(config_dir);
-        std::fs::create_dir_all(config_dir).map_err(|e| format!("cannot create {}: {e}", config_dir.display()))?;
-        crate::atomic_file::write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::paths::save_settings(&Self::path(config_dir), self)
     }
 }
 

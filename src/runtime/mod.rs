@@ -5,7 +5,7 @@
 //!   directly through `virtual_store`.
 //! - `service`: `LocalService`, the Step Functions API over tokio; `engine_loop` is its
 //!   engine thread, the one writer of the executions this process drives.
-//! - `tasks`: the worker's side of task tokens (also what `stepwise worker` uses).
+//! - `tasks`: the worker's side of task tokens (take, answer, heartbeat; the Pending tasks list).
 //! - `resolver`: the `TaskResolver` seam for request tasks (mocks now, handlers later).
 //! - `liveness`: whether the recorded owner of an execution is alive.
 //! - `owner_lock`: one process owns a data directory at a time.

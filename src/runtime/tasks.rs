@@ -2,8 +2,8 @@
 //!
 //! A [`TaskClient`] only touches the store (its own connection): it never drives an
 //! execution. Answers become rows in `task_messages`, which the execution's owner feeds to
-//! its engine — in this process or another. `stepwise worker` uses a bare `TaskClient`;
-//! [`super::service::LocalService`] wraps one and wakes its engine thread after each post.
+//! its engine. [`super::service::LocalService`] wraps one and wakes its engine thread after
+//! each post.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -85,25 +85,13 @@ impl WorkerSettings {
         config_dir.join("workers.json")
     }
 
-    /// The saved profiles; the defaults when there is no file yet. A damaged file is an
-    /// error (not silently replaced: it may hold the only copy of someone's commands).
+    /// The saved profiles; the defaults when there is no file yet.
     pub fn load(config_dir: &Path) -> Result<WorkerSettings, String> {
-        let path = Self::path(config_dir);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{} is not a valid worker settings file ({e}); fix or delete it", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(WorkerSettings::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+        crate::paths::load_settings(&Self::path(config_dir), "worker settings")
     }
 
     pub fn save(&self, config_dir: &Path) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        let path = Self::path(config_dir);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        crate::atomic_file::write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        crate::paths::save_settings(&Self::path(config_dir), self)
     }
 
     /// The enabled profile for an activity (by name or ARN), if any.
