@@ -39,7 +39,7 @@ pub fn buckets_ui(run: &mut RunView, ui: &mut egui::Ui) {
                     .column(Column::remainder().clip(true))
                     .column(Column::exact(80.0))
                     .column(Column::exact(62.0))
-                    .column(Column::exact(90.0))
+                    .column(Column::exact(100.0))
                     .header(18.0, |mut h| {
                         for t in ["Key", "Size", "Modified", ""] {
                             h.col(|ui| {
@@ -60,12 +60,14 @@ pub fn buckets_ui(run: &mut RunView, ui: &mut egui::Ui) {
                                 ui.label(clock_text(o.last_modified_ms));
                             });
                             row.col(|ui| {
-                                if ui.small_button("Open").on_hover_text("Copy to a temporary file and open it").clicked() {
-                                    command = Some(Command::RevealObject { bucket: bucket.into(), key: o.key.clone() });
-                                }
-                                if ui.small_button("Delete").clicked() {
-                                    run.confirm_delete = Some((bucket.to_string(), o.key.clone()));
-                                }
+                                ui.horizontal(|ui| {
+                                    if ui.small_button("Open").on_hover_text("Copy to a temporary file and open it").clicked() {
+                                        command = Some(Command::RevealObject { bucket: bucket.into(), key: o.key.clone() });
+                                    }
+                                    if ui.small_button("Delete").clicked() {
+                                        run.confirm_delete = Some((bucket.to_string(), o.key.clone()));
+                                    }
+                                });
                             });
                         });
                     });

@@ -168,7 +168,7 @@ pub fn executions_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
         .id_salt("executions-table")
         .striped(true)
         .sense(Sense::click())
-        .column(Column::exact(92.0))
+        .column(Column::exact(80.0))
         .column(Column::remainder().at_least(80.0).clip(true))
         .column(Column::exact(62.0))
         .column(Column::exact(70.0))
