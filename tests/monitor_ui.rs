@@ -107,6 +107,9 @@ fn a_dropped_video_starts_an_execution() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].arn, arn);
     assert_eq!(stored[0].input["detail"]["object"]["key"], "clip.mp4");
+    h.get_by_label_contains("Uploads").click();
+    h.run_steps(2);
+    h.get_by_label_contains("execution started");
 }
 
 #[test]

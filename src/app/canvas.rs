@@ -285,7 +285,7 @@ impl DisplayNode<NodeData, EdgeData, Directed, DefaultIx> for NodeShape {
             out.push(Shape::rect_stroke(b, cr, outline, StrokeKind::Inside));
         }
         if let Some(st) = &self.data.status {
-            out.extend(status_shapes(ctx, b, cr, st, z));
+            out.extend(status_shapes(ctx, b, cr, st, z, self.data.container));
         }
         if self.selected && !self.data.container {
             out.push(Shape::rect_stroke(b.expand(2.0), cr, sel_stroke, StrokeKind::Outside));
@@ -342,7 +342,7 @@ impl DisplayNode<NodeData, EdgeData, Directed, DefaultIx> for NodeShape {
 
 /// The run status over a box: a tint, a border in the status colour (pulsing while the state
 /// is active) and the caption under the box.
-fn status_shapes(ctx: &DrawContext, b: Rect, cr: CornerRadius, st: &NodeStatus, z: f32) -> Vec<Shape> {
+fn status_shapes(ctx: &DrawContext, b: Rect, cr: CornerRadius, st: &NodeStatus, z: f32, container: bool) -> Vec<Shape> {
     let mut out = vec![Shape::rect_filled(b, cr, st.colour.gamma_multiply(0.18))];
     let mut width = 2.5;
     if st.active {
@@ -356,7 +356,9 @@ fn status_shapes(ctx: &DrawContext, b: Rect, cr: CornerRadius, st: &NodeStatus, 
     out.push(Shape::rect_stroke(b, cr, Stroke::new(width, st.colour), StrokeKind::Inside));
     if z >= 0.35 && !st.caption.is_empty() {
         let g = ctx.ctx.fonts_mut(|f| f.layout_no_wrap(st.caption.clone(), egui::FontId::proportional(11.0 * z), st.colour));
-        out.push(Shape::galley(pos2(b.center().x - g.size().x / 2.0, b.max.y + 3.0 * z), g, st.colour));
+        // A container's children start right under its box: its caption goes above.
+        let y = if container { b.min.y - g.size().y - 12.0 * z } else { b.max.y + 3.0 * z };
+        out.push(Shape::galley(pos2(b.center().x - g.size().x / 2.0, y), g, st.colour));
     }
     out
 }

@@ -146,6 +146,9 @@ pub fn executions_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
         }
         ui.label(RichText::new("or drop files on the window").weak().small());
     });
+    if ui.button("▶ Start execution…").on_hover_text("Start the open workflow with an input you type").clicked() {
+        run.open_start(doc);
+    }
     ui.horizontal(|ui| {
         ui.label("Status");
         let current = STATUSES.iter().find(|(_, s)| *s == run.status_filter).map_or("All", |(l, _)| l);
@@ -236,6 +239,10 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
                 }
             }
         });
+        if run.machine.as_ref().is_some_and(|(_, arn)| *arn != w.execution.state_machine_arn) {
+            let other = w.execution.state_machine_arn.rsplit(':').next().unwrap_or("");
+            ui.colored_label(pal.warning, format!("This execution is of {other}; the diagram is the open workflow's. Open {other}'s file to see it drawn."));
+        }
         // What is going on now, in words (and for screen readers: the diagram has none).
         let mut active: Vec<(&str, &StateView)> = w.model.states().filter(|(_, v)| v.status.is_active()).collect();
         active.sort_by_key(|(_, v)| v.entered_at);

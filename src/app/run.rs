@@ -101,6 +101,8 @@ pub struct RunView {
     pub(crate) history_rows: Option<(usize, FilterSpec, Vec<usize>)>,
     pub(crate) confirm_delete: Option<(String, String)>,
     pub(crate) fit_frames: u8,
+    /// The "Start execution" window's input text, while it is open.
+    pub start_input: Option<String>,
     pub(crate) workers_draft: Option<Vec<WorkerProfile>>,
     /// The last result worth a line in the status bar.
     pub notice: Option<(String, bool)>,
@@ -132,6 +134,7 @@ impl Default for RunView {
             history_rows: None,
             confirm_delete: None,
             fit_frames: 0,
+            start_input: None,
             workers_draft: None,
             notice: None,
         }
@@ -316,6 +319,52 @@ impl RunView {
         self.send(Command::Ingest { paths, bucket: RAW_BUCKET.into(), name: self.machine_name(), definition });
     }
 
+    /// Opens the "Start execution" window with the workflow's sample input when there is one
+    /// (`NAME.input.json` beside the file), else `{}`.
+    pub fn open_start(&mut self, doc: &Document) {
+        let sample = doc.path.as_ref().and_then(|p| {
+            let name = p.file_name()?.to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".asl.json").or_else(|| name.strip_suffix(".asl.yaml")).or_else(|| name.split('.').next())?;
+            std::fs::read_to_string(p.with_file_name(format!("{stem}.input.json"))).ok()
+        });
+        self.start_input = Some(sample.unwrap_or_else(|| "{}".into()));
+    }
+
+    fn start_window(&mut self, ctx: &egui::Context, doc: &Document) {
+        let name = self.machine_name();
+        let Some(input) = self.start_input.as_mut() else { return };
+        let pal = Palette::of(ctx);
+        let mut open = true;
+        let mut start = false;
+        egui::Window::new("Start execution").open(&mut open).default_width(460.0).show(ctx, |ui| {
+            ui.label(format!("Runs {name} on the local engine with this input."));
+            egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
+                ui.add(egui::TextEdit::multiline(input).code_editor().desired_rows(8).desired_width(f32::INFINITY).id_salt("start-input"));
+            });
+            let parsed = serde_json::from_str::<serde_json::Value>(input);
+            ui.horizontal(|ui| {
+                if ui.add_enabled(parsed.is_ok(), egui::Button::new("▶ Start")).clicked() {
+                    start = true;
+                }
+                if let Err(e) = parsed {
+                    ui.colored_label(pal.error, format!("Not JSON yet: {e}"));
+                }
+            });
+        });
+        if start {
+            let input = self.start_input.take().unwrap_or_default();
+            if doc.error_count() > 0 || doc.text_error.is_some() {
+                self.notice = Some(("The workflow has problems; fix them in Design to run it.".into(), true));
+            } else {
+                let definition = crate::asl::to_text(&doc.root, crate::asl::Format::Json);
+                self.send(Command::Start { name: self.machine_name(), definition, input });
+            }
+        }
+        if !open {
+            self.start_input = None;
+        }
+    }
+
     /// Asks for frames while something on show changes with time (running durations,
     /// countdowns, uploads).
     fn keep_ticking(&self, ctx: &egui::Context) {
@@ -375,6 +424,7 @@ impl RunView {
             super::monitor::execution_ui(self, ui, doc);
         });
         super::settings::workers_window(self, ui.ctx());
+        self.start_window(ui.ctx(), doc);
         super::buckets::confirm_delete_ui(self, ui.ctx());
     }
 }

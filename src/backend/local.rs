@@ -264,6 +264,7 @@ impl Serving {
                 Err(e) => self.out.notice(format!("Could not stop the execution: {e}"), true),
             },
             Command::StartAgain(arn) => self.start_again(&arn).await,
+            Command::Start { name, definition, input } => self.start(&name, &definition, &input).await,
             Command::ExportHistory { arn, path } => self.export_history(&arn, &path).await,
             Command::ListPending => self.list_pending().await,
             Command::TakeTask { token } => self.take_task(&token).await,
@@ -363,6 +364,23 @@ impl Serving {
                 self.watched = None;
                 self.out.notice(format!("Cannot show the execution: {e}"), true);
             }
+        }
+    }
+
+    async fn start(&mut self, name: &str, definition: &str, input: &str) {
+        let input: Value = match serde_json::from_str(input) {
+            Ok(v) => v,
+            Err(e) => return self.out.notice(format!("The input is not JSON: {e}"), true),
+        };
+        let Ok(arn) = self.deploy(name, definition).await else { return };
+        self.out.send(Update::Deployed { name: name.to_owned(), arn: arn.clone() });
+        match self.service.start_execution(StartExecution { state_machine_arn: arn, input, ..Default::default() }).await {
+            Ok(started) => {
+                self.out.notice(format!("Started {name}."), false);
+                self.stale_executions = true;
+                self.watch(Some(started.execution_arn)).await;
+            }
+            Err(e) => self.out.notice(format!("Cannot start {name}: {e}"), true),
         }
     }
 

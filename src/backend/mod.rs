@@ -53,6 +53,9 @@ pub enum Command {
     Stop(String),
     /// Starts the execution's state machine again with the execution's input.
     StartAgain(String),
+    /// Starts an execution of the state machine `name` (deployed from `definition` first)
+    /// with `input` (JSON text), and watches it.
+    Start { name: String, definition: String, input: String },
     /// Writes the execution's whole history as a JSON array (atomically).
     ExportHistory { arn: String, path: PathBuf },
     /// Every activity task that waits for a worker or is being worked on.
