@@ -94,7 +94,7 @@ pub enum IngestError {
     #[error(
         "{path} was uploaded to bucket '{bucket}' as '{key}', but the execution did not start: {error}. The object stays in the bucket; start the execution again from the app or with `stepwise ingest`"
     )]
-    Start { path: String, bucket: String, key: String, error: ServiceError },
+    Start { path: String, bucket: String, key: String, error: Box<ServiceError> },
 }
 
 /// A file that passed [`check_file`].
@@ -311,7 +311,7 @@ pub async fn ingest_local(
         path: file.path.display().to_string(),
         bucket: bucket.to_owned(),
         key: meta.key.clone(),
-        error,
+        error: Box::new(error),
     })?;
     Ok(Ingested {
         bucket: bucket.to_owned(),
