@@ -169,6 +169,15 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
             _ = tick.tick() => s.refresh().await,
         }
     }
+    // Uploads stop at their next read: the runtime waits for its blocking threads when it
+    // is dropped, and closing the window must not wait for a large file to finish.
+    if let Ok(list) = s.uploads.lock() {
+        for u in list.iter() {
+            if let UploadState::Uploading { progress, .. } = &u.state {
+                progress.cancel();
+            }
+        }
+    }
     // Workers first: they hold tasks of executions the engine is about to release.
     drop(std::mem::take(&mut s.workers));
     let _ = s.service.shutdown().await;
