@@ -300,3 +300,43 @@ fn a_data_directory_in_use_is_said_clearly() {
     assert!(why.contains("STEPWISE_DATA_DIR"), "{why}");
     eprintln!("{why}");
 }
+
+/// Worker profiles are edited in Settings and saved in the config directory, where the local
+/// workers are read from.
+#[test]
+fn settings_save_worker_profiles_to_the_config_dir() {
+    let (f, mut h) = fixture();
+    step_until(&mut h, "the profiles", |a| !a.run.workers.is_empty());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Settings…").click();
+    h.run_steps(2);
+    h.get_by_label("Enabled").click();
+    h.run_steps(1);
+    h.get_by_label("Save").click();
+    let config = f.dir.path().join("config");
+    step_until(&mut h, "the saved profile", |_| WorkerSettings::load(&config).is_ok_and(|s| s.workers.first().is_some_and(|w| w.enabled)));
+    step_until(&mut h, "the notice", |a| a.status.as_ref().is_some_and(|(m, _)| m.contains("worker profiles")));
+}
+
+/// What Settings saves loads again: a video check's rules hold decimals (0.1 s), which a
+/// buffered serde read turns into maps with the crate's exact numbers.
+#[test]
+fn worker_profiles_with_video_rules_load_as_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = WorkerSettings {
+        workers: vec![
+            WorkerProfile { activity: "review".into(), enabled: false, kind: WorkerKind::VideoCheck { rules: VideoRules::default() } },
+            WorkerProfile { activity: "transcode".into(), enabled: true, kind: WorkerKind::Command { command: "ffmpeg -i -".into() } },
+        ],
+    };
+    settings.save(dir.path()).unwrap();
+    assert_eq!(WorkerSettings::load(dir.path()).unwrap(), settings);
+    // Written by hand: defaults fill in, and a bad kind is an error that says what is allowed.
+    std::fs::write(WorkerSettings::path(dir.path()), r#"{"workers":[{"activity":"a","kind":"videoCheck"}]}"#).unwrap();
+    let loaded = WorkerSettings::load(dir.path()).unwrap();
+    assert!(loaded.workers[0].enabled);
+    assert_eq!(loaded.workers[0].kind, WorkerKind::VideoCheck { rules: VideoRules::default() });
+    std::fs::write(WorkerSettings::path(dir.path()), r#"{"workers":[{"activity":"a","kind":"shell"}]}"#).unwrap();
+    assert!(WorkerSettings::load(dir.path()).unwrap_err().contains("videoCheck"));
+}

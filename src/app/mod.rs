@@ -394,6 +394,8 @@ impl DesignerApp {
         self.shortcuts(&ctx);
         self.menu_ui(ui);
         self.status_ui(ui);
+        // Settings open from the File menu in either mode.
+        settings::workers_window(&mut self.run, &ctx);
         if self.mode == Mode::Run {
             self.run.ui(ui, &self.doc);
             if let Some(n) = self.run.notice.take() {

@@ -90,6 +90,8 @@ pub struct RunView {
     pub uploads: Vec<Upload>,
     pub buckets: BTreeMap<String, BucketView>,
     pub workers: Vec<WorkerProfile>,
+    /// The MIME types uploads may have (empty: any).
+    pub ingest_types: Vec<String>,
     pub settings_open: bool,
     pub canvas: Canvas,
     pub selected_state: Option<String>,
@@ -104,6 +106,8 @@ pub struct RunView {
     /// The "Start execution" window's input text, while it is open.
     pub start_input: Option<String>,
     pub(crate) workers_draft: Option<Vec<WorkerProfile>>,
+    /// The accepted types being edited, one per line.
+    pub(crate) types_draft: Option<String>,
     /// The last result worth a line in the status bar.
     pub notice: Option<(String, bool)>,
 }
@@ -125,6 +129,7 @@ impl Default for RunView {
             uploads: Vec::new(),
             buckets: BTreeMap::new(),
             workers: Vec::new(),
+            ingest_types: Vec::new(),
             settings_open: false,
             canvas: Canvas::read_only("stepwise-run-canvas"),
             selected_state: None,
@@ -136,6 +141,7 @@ impl Default for RunView {
             fit_frames: 0,
             start_input: None,
             workers_draft: None,
+            types_draft: None,
             notice: None,
         }
     }
@@ -257,6 +263,7 @@ impl RunView {
                 open_with_platform(&path);
             }
             Update::WorkerProfiles(p) => self.workers = p,
+            Update::IngestTypes(t) => self.ingest_types = t,
             Update::Notice { text, error } => self.notice = Some((text, error)),
         }
     }
@@ -423,7 +430,6 @@ impl RunView {
         egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| {
             super::monitor::execution_ui(self, ui, doc);
         });
-        super::settings::workers_window(self, ui.ctx());
         self.start_window(ui.ctx(), doc);
         super::buckets::confirm_delete_ui(self, ui.ctx());
     }

@@ -16,14 +16,25 @@ fn rules_text(rules: &VideoRules) -> String {
 pub fn workers_window(run: &mut RunView, ctx: &egui::Context) {
     if !run.settings_open {
         run.workers_draft = None;
+        run.types_draft = None;
         return;
     }
+    let types = run.types_draft.get_or_insert_with(|| run.ingest_types.join("\n"));
     let draft = run.workers_draft.get_or_insert_with(|| run.workers.clone());
     let pal = Palette::of(ctx);
     let mut open = true;
     let mut save = false;
     let mut problems = Vec::new();
-    egui::Window::new("Settings · Local workers").open(&mut open).default_width(560.0).show(ctx, |ui| {
+    let mut save_types = false;
+    egui::Window::new("Settings").open(&mut open).default_width(560.0).show(ctx, |ui| {
+        ui.heading("Ingest");
+        ui.label(RichText::new("Accepted types of uploaded files, one MIME type a line, recognised from the content (not the extension). Empty accepts any file.").weak());
+        ui.add(egui::TextEdit::multiline(types).desired_rows(3).desired_width(f32::INFINITY).id_salt("ingest-types"));
+        if ui.button("Save accepted types").clicked() {
+            save_types = true;
+        }
+        ui.separator();
+        ui.heading("Local workers");
         ui.label(RichText::new("Workers answer activity tasks of the local engine. They are set here, never by a workflow file.").weak());
         ui.separator();
         let mut remove = None;
@@ -83,8 +94,13 @@ pub fn workers_window(run: &mut RunView, ctx: &egui::Context) {
             }
         });
     });
-    if save {
-        let profiles = draft.clone();
+    let types_list: Option<Vec<String>> = save_types.then(|| types.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect());
+    let profiles = save.then(|| draft.clone());
+    if let Some(list) = types_list {
+        run.send(Command::SetIngestTypes(list.clone()));
+        run.ingest_types = list;
+    }
+    if let Some(profiles) = profiles {
         run.send(Command::SetWorkerProfiles(profiles.clone()));
         run.workers = profiles;
     }

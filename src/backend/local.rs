@@ -138,6 +138,7 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
         reports,
     };
     s.restart_workers();
+    s.send_ingest_types();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -319,6 +320,21 @@ impl Serving {
                 }
                 self.restart_workers();
             }
+            Command::SetIngestTypes(types) => {
+                let options = IngestOptions { allowed_types: types };
+                match options.save(&self.config_dir) {
+                    Ok(()) => self.out.notice("Saved the accepted upload types.", false),
+                    Err(e) => self.out.notice(format!("Could not save the accepted upload types: {e}"), true),
+                }
+                self.send_ingest_types();
+            }
+        }
+    }
+
+    fn send_ingest_types(&self) {
+        match IngestOptions::load(&self.config_dir) {
+            Ok(o) => self.out.send(Update::IngestTypes(o.allowed_types)),
+            Err(e) => self.out.notice(e, true),
         }
     }
 

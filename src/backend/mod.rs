@@ -77,6 +77,8 @@ pub enum Command {
     RevealObject { bucket: String, key: String },
     /// Replaces the local workers and saves their profiles.
     SetWorkerProfiles(Vec<WorkerProfile>),
+    /// Saves the MIME types an upload may have (recognised from the content; empty accepts any).
+    SetIngestTypes(Vec<String>),
 }
 
 /// One file of an ingest, as the views show it.
@@ -133,6 +135,7 @@ pub enum Update {
     Bucket { bucket: String, objects: Vec<ObjectMeta>, error: Option<String> },
     Revealed { path: PathBuf },
     WorkerProfiles(Vec<WorkerProfile>),
+    IngestTypes(Vec<String>),
     /// A result in words; `error` when it failed.
     Notice { text: String, error: bool },
 }
