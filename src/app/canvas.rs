@@ -446,11 +446,14 @@ struct Renaming {
     focus: bool,
 }
 
+/// What the graph was built from: document revision, dark theme, selection.
+type BuildKey = (u64, bool, Vec<String>);
+
 /// The canvas's own state between frames.
 pub struct Canvas {
     graph: CanvasGraph,
     /// The document revision and theme the graph was built from.
-    built: Option<(u64, bool, Vec<String>)>,
+    built: Option<BuildKey>,
     wire: Option<Wire>,
     renaming: Option<Renaming>,
     /// Fit the whole machine into view on the next frame.
@@ -466,7 +469,7 @@ pub struct Canvas {
     /// The Run view's canvas: nodes can be selected, nothing can be edited.
     read_only: bool,
     /// The overlay last applied to the graph's nodes, to apply a new one only when it changed.
-    overlay: Option<(Option<(u64, bool, Vec<String>)>, Vec<Option<NodeStatus>>)>,
+    overlay: Option<(Option<BuildKey>, Vec<Option<NodeStatus>>)>,
 }
 
 /// What the canvas wants the app to do besides document commands.
