@@ -25,7 +25,7 @@ fn layout_bench(c: &mut Criterion) {
 
 fn frame_bench(c: &mut Criterion) {
     let (dir, file) = machine(1000);
-    let mut app = DesignerApp::new(StartOptions { open: Some(file), config_dir: dir.path().join("config") });
+    let mut app = DesignerApp::new(StartOptions { open: Some(file), config_dir: dir.path().join("config"), data_dir: None });
     let ctx = egui::Context::default();
     let input = |t: f64| egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 900.0))),

@@ -9,4 +9,5 @@ pub mod engine;
 pub mod runtime;
 pub mod store;
 pub mod cli;
+pub mod backend;
 pub mod app;

@@ -29,7 +29,7 @@ fn harness(app: DesignerApp) -> Harness<'static, DesignerApp> {
 }
 
 fn open(f: &Fixture) -> Harness<'static, DesignerApp> {
-    harness(DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone() }))
+    harness(DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone(), data_dir: None }))
 }
 
 fn states(app: &DesignerApp) -> Vec<String> {
@@ -51,7 +51,7 @@ fn opens_a_workflow_with_its_states_and_no_problems() {
 #[test]
 fn with_no_file_it_opens_a_copy_of_the_sample() {
     let f = fixture();
-    let h = harness(DesignerApp::new(StartOptions { open: None, config_dir: f.config.clone() }));
+    let h = harness(DesignerApp::new(StartOptions { open: None, config_dir: f.config.clone(), data_dir: None }));
     assert!(h.state().doc.path.is_none(), "the shipped file is never the one edited");
     assert!(states(h.state()).contains(&"Review Video".to_string()));
 }
@@ -210,7 +210,7 @@ fn saves_atomically_with_the_layout_beside_and_recovers_unsaved_work() {
     assert_eq!(recovered.len(), 1);
     assert!(recovered[0].1.text.contains("\"TimeoutSeconds\": 99"));
     // A new window (after a crash) offers it and restores it.
-    let mut again = DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone() });
+    let mut again = DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone(), data_dir: None });
     assert_eq!(again.recoveries.len(), 1);
     again.restore(0);
     assert_eq!(again.doc.root["States"]["Review Video"]["TimeoutSeconds"], 99);
@@ -224,7 +224,7 @@ fn saves_atomically_with_the_layout_beside_and_recovers_unsaved_work() {
     assert_eq!(layout.positions["Review Video"], [4321.5, 567.0]);
     assert!(stepwise::app::files::Recovery::list(&f.config).is_empty(), "saving removes the recovery copy");
     // Reopening keeps the manual layout.
-    let reopened = DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone() });
+    let reopened = DesignerApp::new(StartOptions { open: Some(f.file.clone()), config_dir: f.config.clone(), data_dir: None });
     let i = reopened.doc.diagram.index_of("Review Video").unwrap();
     assert_eq!(reopened.doc.positions.0[i], [4321.5, 567.0]);
 }
@@ -252,6 +252,6 @@ fn bad_files_open_with_a_message_not_a_crash() {
     let h = open(&f);
     let (msg, err) = h.state().status.clone().unwrap();
     assert!(err && msg.contains("UTF-8"), "{msg}");
-    let missing = DesignerApp::new(StartOptions { open: Some(f.file.with_extension("nope")), config_dir: f.config.clone() });
+    let missing = DesignerApp::new(StartOptions { open: Some(f.file.with_extension("nope")), config_dir: f.config.clone(), data_dir: None });
     assert!(missing.status.unwrap().0.contains("Cannot open"));
 }

@@ -15,6 +15,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // The store writes what the runtime decides; it drives nothing.
     ("store", &["crate::cli", "crate::runtime", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "tokio"]),
     ("runtime", &["crate::cli", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "rusqlite"]),
+    // The views talk to the backend, never the other way round.
+    ("backend", &["crate::cli", "crate::app", "crate::ui"]),
     // The picture of a machine is shared by the window and `stepwise render`: no GUI crate.
     ("diagram", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "egui", "eframe"]),
     // The model of a watched execution comes from history events alone, so it works the same

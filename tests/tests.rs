@@ -5,6 +5,7 @@ mod edits;
 mod engine;
 mod ingest;
 mod layers;
+mod monitor_ui;
 mod monitor;
 mod render;
 mod robustness;

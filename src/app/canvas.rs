@@ -40,6 +40,18 @@ pub struct NodeData {
     pub handle: bool,
     pub palette: Palette,
     pub highlighted: bool,
+    /// How far an execution has got in this state (the Run view's overlay).
+    pub status: Option<NodeStatus>,
+}
+
+/// A state's run status as the execution view draws it over the box.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeStatus {
+    pub colour: Color32,
+    /// A line under the box ("waiting for a worker · 12 s").
+    pub caption: String,
+    /// Still going: drawn with a pulsing border.
+    pub active: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -272,6 +284,9 @@ impl DisplayNode<NodeData, EdgeData, Directed, DefaultIx> for NodeShape {
             let outline = if self.data.kind == NodeKind::State(StateType::Choice) { Stroke::new(2.0, accent) } else { Stroke::new(1.2, accent.gamma_multiply(0.7)) };
             out.push(Shape::rect_stroke(b, cr, outline, StrokeKind::Inside));
         }
+        if let Some(st) = &self.data.status {
+            out.extend(status_shapes(ctx, b, cr, st, z, self.data.container));
+        }
         if self.selected && !self.data.container {
             out.push(Shape::rect_stroke(b.expand(2.0), cr, sel_stroke, StrokeKind::Outside));
         }
@@ -323,6 +338,29 @@ impl DisplayNode<NodeData, EdgeData, Directed, DefaultIx> for NodeShape {
         }
         out
     }
+}
+
+/// The run status over a box: a tint, a border in the status colour (pulsing while the state
+/// is active) and the caption under the box.
+fn status_shapes(ctx: &DrawContext, b: Rect, cr: CornerRadius, st: &NodeStatus, z: f32, container: bool) -> Vec<Shape> {
+    let mut out = vec![Shape::rect_filled(b, cr, st.colour.gamma_multiply(0.18))];
+    let mut width = 2.5;
+    if st.active {
+        // One pulse a second; the view asks for frames only while something is active.
+        let t = ctx.ctx.input(|i| i.time);
+        let phase = (t.fract() as f32 * std::f32::consts::TAU).sin() * 0.5 + 0.5;
+        width = 2.0 + 2.0 * phase;
+        out.push(Shape::rect_stroke(b.expand(3.0 + 4.0 * phase), cr, Stroke::new(2.0, st.colour.gamma_multiply(0.6 * (1.0 - phase))), StrokeKind::Outside));
+        ctx.ctx.request_repaint_after(std::time::Duration::from_millis(33));
+    }
+    out.push(Shape::rect_stroke(b, cr, Stroke::new(width, st.colour), StrokeKind::Inside));
+    if z >= 0.35 && !st.caption.is_empty() {
+        let g = ctx.ctx.fonts_mut(|f| f.layout_no_wrap(st.caption.clone(), egui::FontId::proportional(11.0 * z), st.colour));
+        // A container's children start right under its box: its caption goes above.
+        let y = if container { b.min.y - g.size().y - 12.0 * z } else { b.max.y + 3.0 * z };
+        out.push(Shape::galley(pos2(b.center().x - g.size().x / 2.0, y), g, st.colour));
+    }
+    out
 }
 
 #[derive(Clone, Debug)]
@@ -408,11 +446,14 @@ struct Renaming {
     focus: bool,
 }
 
+/// What the graph was built from: document revision, dark theme, selection.
+type BuildKey = (u64, bool, Vec<String>);
+
 /// The canvas's own state between frames.
 pub struct Canvas {
     graph: CanvasGraph,
     /// The document revision and theme the graph was built from.
-    built: Option<(u64, bool, Vec<String>)>,
+    built: Option<BuildKey>,
     wire: Option<Wire>,
     renaming: Option<Renaming>,
     /// Fit the whole machine into view on the next frame.
@@ -422,6 +463,13 @@ pub struct Canvas {
     rect: Rect,
     /// Container drags move what they hold: node → (ids, start positions) during a drag.
     dragging: Option<usize>,
+    /// The egui id pan and zoom are kept under: the designer's and the Run view's canvases
+    /// each keep their own view of the machine.
+    id: &'static str,
+    /// The Run view's canvas: nodes can be selected, nothing can be edited.
+    read_only: bool,
+    /// The overlay last applied to the graph's nodes, to apply a new one only when it changed.
+    overlay: Option<(Option<BuildKey>, Vec<Option<NodeStatus>>)>,
 }
 
 /// What the canvas wants the app to do besides document commands.
@@ -445,11 +493,40 @@ impl Default for Canvas {
             center_on: None,
             rect: Rect::NOTHING,
             dragging: None,
+            id: CANVAS_ID,
+            read_only: false,
+            overlay: None,
         }
     }
 }
 
 impl Canvas {
+    /// A canvas that only shows the machine (the Run view), under its own pan and zoom.
+    pub fn read_only(id: &'static str) -> Canvas {
+        Canvas { id, read_only: true, fit_requested: true, ..Canvas::default() }
+    }
+
+    /// Colours the states by how far an execution has got (by node index; `None` draws the
+    /// plain box).
+    pub fn set_overlay(&mut self, doc: &Document, selection: &[String], dark: bool, statuses: Vec<Option<NodeStatus>>) {
+        self.sync(doc, selection, dark);
+        if self.overlay.as_ref().is_some_and(|(built, s)| *built == self.built && *s == statuses) {
+            return;
+        }
+        for (i, st) in statuses.iter().enumerate() {
+            if let Some(n) = self.graph.node_mut(NodeIndex::new(i)) {
+                n.payload_mut().status = st.clone();
+            }
+        }
+        self.overlay = Some((self.built.clone(), statuses));
+    }
+
+    /// The status colour the node of `state` is drawn with now, if any.
+    pub fn status_colour(&self, doc: &Document, state: &str) -> Option<Color32> {
+        let i = doc.diagram.index_of(state)?;
+        self.graph.node(NodeIndex::new(i))?.payload().status.as_ref().map(|s| s.colour)
+    }
+
     pub fn start_rename(&mut self, state: &str) {
         self.renaming = Some(Renaming { state: state.into(), text: state.into(), focus: true });
     }
@@ -473,9 +550,10 @@ impl Canvas {
                 hidden_states: n.hidden_states,
                 errors,
                 warnings,
-                handle: can_connect_from(doc, i),
+                handle: !self.read_only && can_connect_from(doc, i),
                 palette: pal,
                 highlighted: false,
+                status: None,
             };
             let loc = from_pos(doc.positions.0[i]);
             let selected = selection.iter().any(|s| s == &n.id);
@@ -511,20 +589,20 @@ impl Canvas {
     /// Where a canvas point is on the screen now (tests drag at positions computed from the
     /// model with this).
     pub fn screen_pos(&self, ctx: &egui::Context, canvas: [f32; 2]) -> Pos2 {
-        let fresh = MetadataFrame::new(Some(CANVAS_ID.into()));
+        let fresh = MetadataFrame::new(Some(self.id.into()));
         // egui_graphs stores it under `Id::new(get_id())`.
         let id = egui::Id::new(fresh.get_id());
         let meta = ctx.data_mut(|d| d.get_persisted::<MetadataFrame>(id)).unwrap_or(fresh);
         meta.canvas_to_screen_pos(from_pos(canvas)) + self.rect.min.to_vec2()
     }
 
-    fn meta(ui: &egui::Ui) -> MetadataFrame {
-        MetadataFrame::new(Some(CANVAS_ID.into())).load(ui)
+    fn meta(&self, ui: &egui::Ui) -> MetadataFrame {
+        MetadataFrame::new(Some(self.id.into())).load(ui)
     }
 
     /// Canvas position of a screen position, with last frame's pan and zoom.
     pub fn to_canvas(&self, ui: &egui::Ui, screen: Pos2) -> Pos2 {
-        let meta = Self::meta(ui);
+        let meta = self.meta(ui);
         meta.screen_to_canvas_pos((screen - self.rect.min).to_pos2())
     }
 
@@ -536,7 +614,7 @@ impl Canvas {
         }
         let margin = 90.0;
         let zoom = ((view.width() - margin) / bounds.width()).min((view.height() - margin) / bounds.height()).clamp(0.05, 1.5);
-        let mut meta = Self::meta(ui);
+        let mut meta = self.meta(ui);
         meta.zoom = zoom;
         // Screen (widget-relative) = canvas * zoom + pan; centre the bounds in the view.
         meta.pan = view.size() / 2.0 - bounds.center().to_vec2() * zoom;
@@ -544,7 +622,7 @@ impl Canvas {
     }
 
     fn center(&self, ui: &mut egui::Ui, at: Pos2) {
-        let mut meta = Self::meta(ui);
+        let mut meta = self.meta(ui);
         meta.pan = self.rect.size() / 2.0 - at.to_vec2() * meta.zoom;
         meta.save(ui);
     }
@@ -570,9 +648,9 @@ impl Canvas {
         }
 
         // A press on a handle starts a wire; while wiring the view neither pans nor drags.
-        let meta = Self::meta(ui);
+        let meta = self.meta(ui);
         let (pressed, press_pos, mods) = ui.input(|i| (i.pointer.primary_pressed(), i.pointer.press_origin(), i.modifiers));
-        if pressed && self.wire.is_none() {
+        if pressed && self.wire.is_none() && !self.read_only {
             if let Some(p) = press_pos.filter(|p| full.contains(*p)) {
                 let at = meta.screen_to_canvas_pos((p - full.min).to_pos2());
                 if let Some(from) = hit_handle(doc, at, meta.zoom) {
@@ -582,18 +660,18 @@ impl Canvas {
         }
         let wiring = self.wire.is_some();
         let interactions = SettingsInteraction::new()
-            .with_dragging_enabled(!wiring)
+            .with_dragging_enabled(!wiring && !self.read_only)
             .with_node_clicking_enabled(true)
             .with_edge_clicking_enabled(true)
             .with_hover_enabled(true);
         let navigation = SettingsNavigation::new().with_fit_to_screen_enabled(false).with_zoom_and_pan_enabled(!wiring);
         let resp = GraphView::<FixedState, FixedLayout>::new()
-            .with_id(Some(CANVAS_ID.into()))
+            .with_id(Some(self.id.into()))
             .with_interactions(&interactions)
             .with_navigations(&navigation)
             .show(ui, &mut self.graph);
         self.rect = resp.response.rect;
-        let meta = Self::meta(ui);
+        let meta = self.meta(ui);
         let to_canvas = |p: Pos2| meta.screen_to_canvas_pos((p - resp.response.rect.min).to_pos2());
         let to_screen = |p: Pos2| meta.canvas_to_screen_pos(p) + resp.response.rect.min.to_vec2();
 
@@ -617,7 +695,7 @@ impl Canvas {
                         out.select = Some(sel);
                     }
                 }
-                GraphChange::NodeDoubleClicked { node } => {
+                GraphChange::NodeDoubleClicked { node } if !self.read_only => {
                     if let Some(name) = doc.diagram.nodes.get(node.index()).and_then(|n| n.state_name()) {
                         self.start_rename(name);
                     }
@@ -700,7 +778,7 @@ impl Canvas {
         }
 
         // A palette item dropped on the canvas.
-        if let Some(item) = resp.response.dnd_release_payload::<PaletteItem>() {
+        if let Some(item) = resp.response.dnd_release_payload::<PaletteItem>().filter(|_| !self.read_only) {
             if let Some(p) = ui.input(|i| i.pointer.latest_pos()) {
                 let at = to_canvas(p);
                 let (scope, on_edge) = drop_target(doc, at);
@@ -746,7 +824,7 @@ impl Canvas {
         // Only worth its space when the machine does not fit the view.
         let areas = node_areas(doc);
         let Some(bounds) = areas.iter().copied().reduce(|a, b| a.union(b)) else { return };
-        let meta = Self::meta(ui);
+        let meta = self.meta(ui);
         let visible = Rect::from_min_max(meta.screen_to_canvas_pos(Pos2::ZERO), meta.screen_to_canvas_pos(view.size().to_pos2()));
         if visible.contains_rect(bounds) {
             return;

@@ -6,11 +6,17 @@
 //! made). File work (open, save, autosave, external changes) also happens here, on the UI
 //! thread: it is small and local, and doing it in order keeps "nothing is lost" simple.
 
+pub mod buckets;
 pub mod canvas;
 pub mod command;
 pub mod document;
 pub mod files;
+pub mod ingest;
 pub mod inspector;
+pub mod monitor;
+pub mod pending;
+pub mod run;
+pub mod settings;
 pub mod text;
 pub mod theme;
 
@@ -36,6 +42,13 @@ const AUTOSAVE_EVERY: f64 = 3.0;
 /// How often the open file is checked for changes made by other programs.
 const STAMP_EVERY: f64 = 1.0;
 
+/// The window's two halves: edit the workflow, or run it and watch its executions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Design,
+    Run,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     Diagram,
@@ -58,9 +71,13 @@ pub struct StartOptions {
     /// Settings and recovery files; `files::config_dir()` in the real app, a temporary
     /// directory in tests.
     pub config_dir: PathBuf,
+    /// The local engine's data directory; `None` runs the designer without a backend.
+    pub data_dir: Option<PathBuf>,
 }
 
 pub struct DesignerApp {
+    pub mode: Mode,
+    pub run: run::RunView,
     pub doc: Document,
     pub selection: Vec<String>,
     pub tab: Tab,
@@ -90,7 +107,13 @@ impl DesignerApp {
     pub fn new(options: StartOptions) -> DesignerApp {
         let settings = Settings::load(&options.config_dir);
         let recoveries = Recovery::list(&options.config_dir);
+        let run = match &options.data_dir {
+            Some(d) => run::RunView::start_local(d.clone(), options.config_dir.clone()),
+            None => run::RunView::default(),
+        };
         let mut app = DesignerApp {
+            mode: Mode::Design,
+            run,
             doc: Document::new_untitled(),
             selection: Vec::new(),
             tab: Tab::Diagram,
@@ -358,9 +381,30 @@ impl DesignerApp {
         if let Some(r) = ctx.input(|i| i.viewport().inner_rect) {
             self.settings.window_size = Some([r.width(), r.height()]);
         }
+        self.run.poll(&ctx);
+        self.run.workflow_file = self.doc.path.as_ref().and_then(|p| p.file_name()).map_or_else(|| self.name_hint.clone(), |n| n.to_string_lossy().into_owned());
+        let (dropped, hovering) = ingest::dropped_files(&ctx);
+        if !dropped.is_empty() {
+            self.mode = Mode::Run;
+            self.run.ingest(dropped, &self.doc);
+        }
+        if hovering {
+            ingest::hover_ui(&ctx, &self.run);
+        }
         self.shortcuts(&ctx);
         self.menu_ui(ui);
         self.status_ui(ui);
+        // Settings open from the File menu in either mode.
+        settings::workers_window(&mut self.run, &ctx);
+        if self.mode == Mode::Run {
+            self.run.ui(ui, &self.doc);
+            if let Some(n) = self.run.notice.take() {
+                self.status = Some(n);
+            }
+            self.dialogs_ui(&ctx);
+            self.finish_frame(&ctx, now);
+            return;
+        }
         self.problems_ui(ui);
         self.palette_ui(ui);
         self.inspector_ui(ui);
@@ -395,6 +439,14 @@ impl DesignerApp {
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
         }
+        if let Some(n) = self.run.notice.take() {
+            self.status = Some(n);
+        }
+        self.finish_frame(&ctx, now);
+    }
+
+    /// What every frame ends with, in either mode: autosave, the file watch, closing, title.
+    fn finish_frame(&mut self, ctx: &egui::Context, now: f64) {
         self.autosave(now);
         self.check_external_change(now);
         // Closing with unsaved work asks first.
@@ -431,7 +483,8 @@ impl DesignerApp {
         if press(cmd, Key::F) {
             self.find = Some(String::new());
         }
-        if typing {
+        // Editing keys edit only in Design: in Run they would change a workflow nobody sees.
+        if typing || self.mode != Mode::Design {
             return;
         }
         if press(shift_cmd, Key::Z) || press(cmd, Key::Y) {
@@ -459,6 +512,9 @@ impl DesignerApp {
     fn menu_ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::top("menu").show(ui, |ui| {
             egui::MenuBar::new().ui(ui, |ui| {
+                ui.selectable_value(&mut self.mode, Mode::Design, RichText::new("✏ Design").strong());
+                ui.selectable_value(&mut self.mode, Mode::Run, RichText::new("▶ Run").strong());
+                ui.separator();
                 ui.menu_button("File", |ui| {
                     if ui.add(egui::Button::new("New").shortcut_text("Ctrl+N")).clicked() {
                         self.request(Pending::New);
@@ -491,6 +547,10 @@ impl DesignerApp {
                             self.export(true);
                         }
                     });
+                    ui.separator();
+                    if ui.button("Settings…").clicked() {
+                        self.run.settings_open = true;
+                    }
                     ui.separator();
                     if ui.button("Quit").clicked() {
                         ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
@@ -577,6 +637,14 @@ impl DesignerApp {
                 ui.separator();
                 ui.label(format!("{} states", self.doc.state_count));
                 ui.separator();
+                if let Some((label, bad)) = self.run.connection_label() {
+                    if bad {
+                        ui.colored_label(pal.error, label);
+                    } else {
+                        ui.label(RichText::new(label).weak());
+                    }
+                    ui.separator();
+                }
                 if let Some((m, err)) = &self.status {
                     if *err {
                         ui.colored_label(pal.error, m);
@@ -829,6 +897,8 @@ impl eframe::App for DesignerApp {
 /// Opens the designer window; returns when it closes.
 pub fn run(open: Option<PathBuf>) -> std::process::ExitCode {
     let config_dir = files::config_dir();
+    // Without a data directory the designer still opens; Run says why it cannot.
+    let data_dir = crate::paths::data_dir(None).ok();
     let settings = Settings::load(&config_dir);
     let size = settings.window_size.unwrap_or([1400.0, 880.0]);
     let options = eframe::NativeOptions {
@@ -840,7 +910,7 @@ pub fn run(open: Option<PathBuf>) -> std::process::ExitCode {
         options,
         Box::new(move |cc| {
             cc.egui_ctx.options_mut(|o| o.zoom_with_keyboard = true);
-            Ok(Box::new(DesignerApp::new(StartOptions { open, config_dir })))
+            Ok(Box::new(DesignerApp::new(StartOptions { open, config_dir, data_dir })))
         }),
     );
     match result {

@@ -84,3 +84,36 @@ pub fn icon(kind: NodeKind) -> &'static str {
         NodeKind::Unknown => "?",
     }
 }
+
+/// The colour of a state's run status on the execution view's diagram, timeline and lists.
+pub fn status_colour(pal: &Palette, status: crate::monitor::StateStatus) -> Color32 {
+    use crate::monitor::StateStatus as S;
+    match status {
+        S::NotReached | S::Cancelled => pal.muted_text,
+        S::Running | S::WorkerRunning => pal.selection,
+        S::WaitingForWorker | S::Retrying => pal.warning,
+        S::Succeeded => succeeded(pal),
+        S::Failed => pal.error,
+        S::Caught => caught(pal),
+    }
+}
+
+/// Green for what ended well (states, executions).
+pub fn succeeded(pal: &Palette) -> Color32 {
+    if pal.dark { Color32::from_rgb(0x3f, 0xb9, 0x50) } else { Color32::from_rgb(0x1a, 0x7f, 0x37) }
+}
+
+/// A failure something handled: neither the red of a failure nor the green of success.
+pub fn caught(pal: &Palette) -> Color32 {
+    if pal.dark { Color32::from_rgb(0xc2, 0x7a, 0xf0) } else { Color32::from_rgb(0x82, 0x3c, 0xc0) }
+}
+
+/// The colour of an execution's status (`RUNNING`, `SUCCEEDED`… as AWS spells them).
+pub fn execution_colour(pal: &Palette, status: &str) -> Color32 {
+    match status {
+        "RUNNING" => pal.selection,
+        "SUCCEEDED" => succeeded(pal),
+        "FAILED" | "TIMED_OUT" => pal.error,
+        _ => pal.muted_text,
+    }
+}

@@ -31,7 +31,7 @@ pub const VIDEO_REVIEW_ACTIVITY: &str = "stepwise-video-review";
 const LOCAL_POLL: Duration = Duration::from_secs(5);
 
 /// One activity and how its tasks are answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerProfile {
     /// The activity's name or ARN.
@@ -46,7 +46,41 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read by hand, in the shape the derived `Serialize` writes: serde's `flatten` and tagged
+/// enums buffer their input, and with serde_json's `arbitrary_precision` a buffered number no
+/// longer reads as an `f64`, so a saved video check's rules (`0.1` seconds) would not load.
+impl<'de> Deserialize<'de> for WorkerProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::<String, Value>::deserialize(d)?;
+        let activity = match map.remove("activity") {
+            Some(Value::String(a)) => a,
+            _ => return Err(D::Error::custom("a worker profile needs \"activity\": the activity's name or ARN")),
+        };
+        let enabled = match map.remove("enabled") {
+            None => yes(),
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(D::Error::custom("\"enabled\" is true or false")),
+        };
+        let kind = match map.remove("kind").as_ref().and_then(Value::as_str) {
+            Some("command") => match map.remove("command") {
+                Some(Value::String(command)) => WorkerKind::Command { command },
+                _ => return Err(D::Error::custom("a command worker needs \"command\": the command line")),
+            },
+            Some("videoCheck") => {
+                let rules = match map.remove("rules") {
+                    None | Some(Value::Null) => VideoRules::default(),
+                    Some(v) => serde_json::from_value(v).map_err(D::Error::custom)?,
+                };
+                WorkerKind::VideoCheck { rules }
+            }
+            _ => return Err(D::Error::custom("\"kind\" is \"command\" or \"videoCheck\"")),
+        };
+        Ok(WorkerProfile { activity, enabled, kind })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum WorkerKind {
     /// A command line, split like a shell would (no shell runs).
