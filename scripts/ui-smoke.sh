@@ -34,7 +34,7 @@ app=""
 cleanup() { [ -n "$app" ] && kill "$app" 2>/dev/null; kill "$xvfb" 2>/dev/null; rm -rf "$config"; }
 trap cleanup EXIT
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
-export DISPLAY="$display" STEPWISE_CONFIG_DIR="$config" LIBGL_ALWAYS_SOFTWARE=1
+export DISPLAY="$display" STEPWISE_CONFIG_DIR="$config" STEPWISE_DATA_DIR="$config/data" LIBGL_ALWAYS_SOFTWARE=1
 
 # Cold start: exec to first frame, best of three (the first run also warms the page cache).
 best=""
