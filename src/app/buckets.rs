@@ -54,7 +54,7 @@ pub fn buckets_ui(run: &mut RunView, ui: &mut egui::Ui) {
                                 ui.add(egui::Label::new(&o.key).truncate()).on_hover_text(format!("{}\n{} · ETag {}", o.key, o.content_type, o.etag));
                             });
                             row.col(|ui| {
-                                ui.label(format!("{} B", o.size));
+                                ui.label(super::ingest::size_text(o.size)).on_hover_text(format!("{} bytes", o.size));
                             });
                             row.col(|ui| {
                                 ui.label(clock_text(o.last_modified_ms));

@@ -29,7 +29,7 @@ pub fn hover_ui(ctx: &egui::Context, run: &RunView) {
     );
 }
 
-fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e9 {
         format!("{:.2} GB", b / 1e9)
