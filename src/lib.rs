@@ -8,6 +8,6 @@ pub mod monitor;
 pub mod engine;
 pub mod runtime;
 pub mod store;
-pub mod cli;
 pub mod backend;
+pub mod cli;
 pub mod app;

@@ -11,6 +11,7 @@ mod render;
 mod robustness;
 mod roundtrip;
 mod runtime;
+mod s3_upload;
 mod validator;
 mod video_check;
 mod workflow_runs;

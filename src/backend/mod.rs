@@ -17,7 +17,10 @@
 //! - **Failures are updates.** Every command that can fail answers with an [`Update::Notice`]
 //!   in words a person can act on; a backend that cannot start at all says so with
 //!   [`Update::Unavailable`] and the views stay usable (the designer keeps working).
+//! - **The only place that names `aws_sdk_*`** (and `aws_config`): the layers below stay
+//!   testable without AWS, and `tests/layers.rs` checks that nothing else names the SDK.
 
+pub mod aws;
 pub mod local;
 
 use std::path::PathBuf;

@@ -142,6 +142,12 @@ impl UploadProgress {
         self.done.load(Ordering::Relaxed)
     }
 
+    /// Counts `bytes` as stored. Uploads that finish in pieces (S3 multipart parts) count
+    /// each piece once it is stored, so `done` never runs ahead of what a retry could lose.
+    pub fn advance(&self, bytes: u64) {
+        self.done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Asks the upload to stop; it stops at its next read and stores nothing.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
@@ -209,7 +215,7 @@ impl<R: Read> Read for Metered<'_, R> {
             return Err(io::Error::other("cancelled"));
         }
         let n = self.inner.read(buf)?;
-        self.progress.done.fetch_add(n as u64, Ordering::Relaxed);
+        self.progress.advance(n as u64);
         Ok(n)
     }
 }
