@@ -302,9 +302,8 @@ fn filters_run_over_fifty_thousand_events() {
     let step = model.state("Step 3").unwrap();
     assert_eq!((step.status, step.entries, step.attempts), (StateStatus::Succeeded, 500, 2));
     assert_eq!(model.gantt().len(), 5_000 * 4 + 5_000, "per task entry Run, 2 attempts, 1 backoff; per Pass a Run");
-    // Generous bounds for an unoptimised build on a busy machine.
-    assert!(filter_time < Duration::from_millis(500), "five filters took {filter_time:?}");
-    assert!(build_time < Duration::from_secs(5), "building took {build_time:?}");
+    // Speed is measured by benches/monitor.rs; this only shows the figures of this build.
+    eprintln!("50,001 events: model built in {build_time:?}, five filters in {filter_time:?}");
 }
 
 #[test]
