@@ -27,6 +27,39 @@ struct Buffer {
     error: Option<String>,
 }
 
+impl Buffer {
+    /// The edit buffer of a field, made anew when the document's value changed under it.
+    fn synced<'a>(buffers: &'a mut HashMap<String, Buffer>, key: &str, from: &str) -> &'a mut Buffer {
+        let fresh = || Buffer { text: from.to_owned(), from: from.to_owned(), error: None };
+        let buf = buffers.entry(key.to_owned()).or_insert_with(fresh);
+        if buf.from != from {
+            *buf = fresh();
+        }
+        buf
+    }
+
+    /// The edited text as a field value: `Some(None)` clears the field, `Some(Some(v))` sets
+    /// it; `None` while the text does not parse (the error is kept to show).
+    fn parsed(&mut self, parse: impl Fn(&str) -> Result<Value, String>, shown: impl Fn(&Value) -> String) -> Option<Option<Value>> {
+        let t = self.text.trim();
+        if t.is_empty() {
+            self.error = None;
+            return Some(None);
+        }
+        match parse(t) {
+            Ok(v) => {
+                self.error = None;
+                self.from = shown(&v);
+                Some(Some(v))
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
 /// Fields with their own widgets, not the generic ones.
 const SPECIAL: &[&str] = &["Type", "Comment", "QueryLanguage", "Next", "End", "Resource", "Choices", "Default", "Retry", "Catch", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"];
 
@@ -100,11 +133,7 @@ impl Inspector {
             ui.label(RichText::new(ql.name()).weak());
         });
         let label = field_label(ui, "Name");
-        let key = format!("{name}\u{1}name");
-        let buf = self.buffers.entry(key).or_insert_with(|| Buffer { text: name.into(), from: name.into(), error: None });
-        if buf.from != name {
-            *buf = Buffer { text: name.into(), from: name.into(), error: None };
-        }
+        let buf = Buffer::synced(&mut self.buffers, &format!("{name}\u{1}name"), name);
         let resp = ui.add(egui::TextEdit::singleline(&mut buf.text).desired_width(f32::INFINITY).id_salt("inspector-name")).labelled_by(label);
         if resp.lost_focus() && buf.text != name {
             cmds.push(Command::Rename { from: name.into(), to: buf.text.clone() });
@@ -426,28 +455,16 @@ impl Inspector {
     /// A number field; `Some(None)` clears it, `Some(Some(n))` sets it.
     fn number_ui(&mut self, ui: &mut egui::Ui, key: &str, label: &str, current: Option<&Value>) -> Option<Option<Value>> {
         let from = current.map(Value::to_string).unwrap_or_default();
-        let buf = self.buffers.entry(key.to_string()).or_insert_with(|| Buffer { text: from.clone(), from: from.clone(), error: None });
-        if buf.from != from {
-            *buf = Buffer { text: from.clone(), from: from.clone(), error: None };
-        }
+        let buf = Buffer::synced(&mut self.buffers, key, &from);
         let mut out = None;
         ui.horizontal(|ui| {
             ui.label(label);
             if ui.add(egui::TextEdit::singleline(&mut buf.text).desired_width(80.0).id_salt(key)).changed() {
-                let t = buf.text.trim();
-                if t.is_empty() {
-                    buf.error = None;
-                    out = Some(None);
-                } else {
-                    match serde_json::from_str::<Value>(t) {
-                        Ok(v @ Value::Number(_)) => {
-                            buf.error = None;
-                            buf.from = v.to_string();
-                            out = Some(Some(v));
-                        }
-                        _ => buf.error = Some("not a number".into()),
-                    }
-                }
+                let number = |t: &str| match serde_json::from_str::<Value>(t) {
+                    Ok(v @ Value::Number(_)) => Ok(v),
+                    _ => Err("not a number".to_owned()),
+                };
+                out = buf.parsed(number, Value::to_string);
             }
             if let Some(e) = &buf.error {
                 ui.colored_label(Palette::of(ui.ctx()).error, e);
@@ -458,30 +475,15 @@ impl Inspector {
 
     /// A JSON editor; its value reaches the document only when it parses.
     fn json_ui(&mut self, ui: &mut egui::Ui, key: &str, label: &str, current: Option<&Value>) -> Option<Option<Value>> {
-        let from = current.map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).unwrap_or_default();
-        let buf = self.buffers.entry(key.to_string()).or_insert_with(|| Buffer { text: from.clone(), from: from.clone(), error: None });
-        if buf.from != from {
-            *buf = Buffer { text: from.clone(), from: from.clone(), error: None };
-        }
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        let from = current.map(pretty).unwrap_or_default();
+        let buf = Buffer::synced(&mut self.buffers, key, &from);
         let label_id = field_label(ui, label);
         let rows = buf.text.lines().count().clamp(1, 12);
         let resp = ui.add(egui::TextEdit::multiline(&mut buf.text).code_editor().desired_rows(rows).desired_width(f32::INFINITY).id_salt(key)).labelled_by(label_id);
         let mut out = None;
         if resp.changed() {
-            let t = buf.text.trim();
-            if t.is_empty() {
-                buf.error = None;
-                out = Some(None);
-            } else {
-                match serde_json::from_str::<Value>(t) {
-                    Ok(v) => {
-                        buf.error = None;
-                        buf.from = serde_json::to_string_pretty(&v).unwrap_or_default();
-                        out = Some(Some(v));
-                    }
-                    Err(e) => buf.error = Some(format!("JSON: {e}")),
-                }
-            }
+            out = buf.parsed(|t| serde_json::from_str::<Value>(t).map_err(|e| format!("JSON: {e}")), pretty);
         }
         if let Some(e) = &buf.error {
             ui.colored_label(Palette::of(ui.ctx()).error, e);
