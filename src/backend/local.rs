@@ -20,8 +20,7 @@ use super::{Backend, Command, TakenTask, Update, Upload, UploadId, UploadState, 
 use crate::engine::MachineType;
 use crate::runtime::buckets::{ListQuery, LocalBuckets};
 use crate::runtime::ingest::{self, IngestOptions, UploadProgress};
-use crate::runtime::resolver::MockResolver;
-use crate::runtime::service::{LiveEvent, LocalService, ServiceConfig, ServiceError, StartExecution};
+use crate::runtime::service::{LiveEvent, LocalService, ServiceError, StartExecution, open_local_engine};
 use crate::runtime::workers::{LocalWorkers, WorkerReport, spawn_local_workers};
 
 /// How many files upload at once: enough to keep a disk busy, few enough that each one's
@@ -94,14 +93,8 @@ struct Serving {
 }
 
 async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver<Command>, out: Out) {
-    let buckets = LocalBuckets::new(data_dir.join("buckets"));
-    let config = ServiceConfig {
-        data_dir: data_dir.clone(),
-        time_scale: 1.0,
-        resolver: Arc::new(MockResolver::new().with_buckets(buckets.clone())),
-    };
-    let service = match LocalService::open(config).await {
-        Ok(s) => s,
+    let (service, buckets) = match open_local_engine(&data_dir, 1.0).await {
+        Ok(opened) => opened,
         Err(e) => {
             out.send(Update::Unavailable(open_failure(&data_dir, &e)));
             return;
@@ -482,20 +475,9 @@ impl Serving {
 
     /// Creates the state machine, or updates it when one of that name exists.
     async fn deploy(&self, name: &str, definition: &str) -> Result<String, ()> {
-        match self.service.create_state_machine(name, definition, MachineType::Standard).await {
-            Ok(arn) => Ok(arn),
-            Err(ServiceError::StateMachineAlreadyExists(arn)) => match self.service.update_state_machine(&arn, definition).await {
-                Ok(()) => Ok(arn),
-                Err(e) => {
-                    self.out.notice(format!("Cannot deploy {name}: {e}"), true);
-                    Err(())
-                }
-            },
-            Err(e) => {
-                self.out.notice(format!("Cannot deploy {name}: {e}"), true);
-                Err(())
-            }
-        }
+        self.service.deploy_state_machine(name, definition, MachineType::Standard).await.map_err(|e| {
+            self.out.notice(format!("Cannot deploy {name}: {e}"), true);
+        })
     }
 
     fn publish_uploads(uploads: &Mutex<Vec<Upload>>, out: &Out) {

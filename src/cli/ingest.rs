@@ -94,12 +94,8 @@ async fn state_machine(service: &LocalService, buckets: &LocalBuckets, arg: &str
         let bytes = std::fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
         let text = String::from_utf8(bytes).map_err(|_| Failure::Usage(format!("{} is not UTF-8 text", path.display())))?;
         let name = super::run_local::service_name(&crate::cli::run::machine_name(path));
-        let arn = match service.create_state_machine(&name, &text, MachineType::Standard).await {
+        let arn = match service.deploy_state_machine(&name, &text, MachineType::Standard).await {
             Ok(arn) => arn,
-            Err(ServiceError::StateMachineAlreadyExists(arn)) => {
-                service.update_state_machine(&arn, &text).await?;
-                arn
-            }
             Err(e @ ServiceError::InvalidDefinition(_)) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
             Err(e) => return Err(e.into()),
         };

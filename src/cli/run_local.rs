@@ -190,14 +190,7 @@ async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value
     let profiles = crate::runtime::workers::WorkerSettings::load(&crate::paths::config_dir()).map_err(ServiceError::InvalidName)?;
     let _workers = crate::runtime::workers::spawn_for_command(service.clone(), buckets, &profiles.workers, "run");
     let name = service_name(&local.machine_name);
-    let sm_arn = match service.create_state_machine(&name, &local.definition, local.machine_type).await {
-        Ok(arn) => arn,
-        Err(ServiceError::StateMachineAlreadyExists(arn)) => {
-            service.update_state_machine(&arn, &local.definition).await?;
-            arn
-        }
-        Err(e) => return Err(e),
-    };
+    let sm_arn = service.deploy_state_machine(&name, &local.definition, local.machine_type).await?;
     let started = service
         .start_execution(StartExecution {
             state_machine_arn: sm_arn,

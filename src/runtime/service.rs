@@ -415,6 +415,18 @@ impl LocalService {
         .await
     }
 
+    /// Creates the state machine, or updates its definition when one of that name exists: how
+    /// a workflow file is deployed to the local engine (`run`, `ingest`, the app).
+    pub async fn deploy_state_machine(&self, name: &str, definition: &str, machine_type: MachineType) -> Result<String, ServiceError> {
+        match self.create_state_machine(name, definition, machine_type).await {
+            Err(ServiceError::StateMachineAlreadyExists(arn)) => {
+                self.update_state_machine(&arn, definition).await?;
+                Ok(arn)
+            }
+            other => other,
+        }
+    }
+
     /// `UpdateStateMachine` (the definition; running executions keep the one they started with).
     pub async fn update_state_machine(&self, arn: &str, definition: &str) -> Result<(), ServiceError> {
         let current = self.describe_state_machine(arn).await?;
