@@ -26,9 +26,7 @@ const STATUSES: [(&str, Option<&str>); 6] = [
 ];
 
 /// Milliseconds since the Unix epoch, now (durations and countdowns).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::store::now_wall_ms as now_ms;
 
 /// "4 s", "2 min 5 s", "1 h 3 min".
 pub fn duration_text(ms: i64) -> String {
