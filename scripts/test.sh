@@ -16,3 +16,6 @@ cargo test --locked
 cargo build --locked --benches --examples
 # The real window under Xvfb: a screenshot must show the workflow (installs Xvfb when missing).
 bash scripts/ui-smoke.sh
+# The AWS code path against LocalStack and `stepwise serve` (installs and starts LocalStack;
+# says loudly when Python 3.13 is missing, which fails CI).
+bash scripts/test-aws.sh

@@ -4,6 +4,7 @@ pub mod atomic_file;
 pub mod paths;
 pub mod validate;
 pub mod diagram;
+pub mod cloudformation;
 pub mod monitor;
 pub mod engine;
 pub mod runtime;

@@ -20,7 +20,7 @@ fn help_lists_every_subcommand() {
     let out = stepwise(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["validate", "fmt", "run", "worker", "resume", "render"] {
+    for cmd in ["validate", "fmt", "run", "worker", "resume", "render", "cloudformation"] {
         assert!(text.contains(cmd), "--help lists {cmd}: {text}");
     }
 }

@@ -19,6 +19,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("backend", &["crate::cli", "crate::app", "crate::ui"]),
     // The picture of a machine is shared by the window and `stepwise render`: no GUI crate.
     ("diagram", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "egui", "eframe"]),
+    // A template is written from the definition alone: no engine, no AWS call.
+    ("cloudformation", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "aws_sdk_", "egui"]),
     // The model of a watched execution comes from history events alone, so it works the same
     // for local and AWS executions; the window draws it.
     (

@@ -1,5 +1,6 @@
 //! One integration-test binary (it links once, which matters on two cores).
 mod cli;
+mod cloudformation;
 mod designer;
 mod edits;
 mod engine;

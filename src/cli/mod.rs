@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+mod cloudformation;
 mod data_dir;
 mod ingest;
 mod render;
@@ -167,6 +168,27 @@ pub enum Command {
         #[arg(long, default_value_t = 2.0, value_name = "N")]
         scale: f32,
     },
+    /// Write a CloudFormation template for a workflow: the state machine, its activities, the
+    /// buckets its S3 tasks name, an execution role with the policy its tasks need, and (with
+    /// --raw-bucket) the EventBridge rule that starts it for every upload. JSON unless --yaml.
+    Cloudformation {
+        /// The definition (JSON or YAML).
+        file: PathBuf,
+        /// The state machine's name (default: the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+        machine_type: TypeArg,
+        /// The bucket whose uploads start an execution (as video-ingest's raw bucket).
+        #[arg(long, value_name = "BUCKET")]
+        raw_bucket: Option<String>,
+        /// Write YAML instead of JSON.
+        #[arg(long)]
+        yaml: bool,
+        /// Write the template to this file (atomically) instead of standard output.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
     /// Finish the running executions whose process is gone; one JSON line per execution.
     Resume {
         #[arg(long)]
@@ -231,6 +253,19 @@ pub fn run() -> ExitCode {
             },
             scale,
         }),
+        Some(Command::Cloudformation { file, name, machine_type, raw_bucket, yaml, output }) => {
+            cloudformation::run(cloudformation::CloudFormationArgs {
+                file,
+                name,
+                machine_type: match machine_type {
+                    TypeArg::Standard => "STANDARD".into(),
+                    TypeArg::Express => "EXPRESS".into(),
+                },
+                raw_bucket,
+                yaml,
+                output,
+            })
+        }
         Some(Command::Resume { data_dir, time_scale }) => resume::run(resume::ResumeArgs { data_dir, time_scale }),
         Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir, handlers }) => {
             run::run(run::RunArgs {
