@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::connection::ConnectionArgs;
 use crate::backend::aws::deploy::{self, ActivityReport, DeployError, DeployReport, DeployRequest};
 use crate::backend::aws::sfn::{Logging, StateMachineSettings};
-use crate::backend::aws::{AwsSfn, Connection};
+use crate::backend::aws::{AwsError, AwsSfn, Connection};
 use crate::engine::MachineType;
 use crate::runtime::service::{LocalService, ServiceError, open_local_engine};
 
@@ -137,6 +137,7 @@ pub fn run(args: DeployArgs) -> ExitCode {
             eprintln!("stepwise deploy: {file} has errors; nothing was deployed");
             ExitCode::from(1)
         }
+        Err(DeployError::Aws(AwsError::NoRegion)) => usage(&AwsError::NoRegion.to_string()),
         Err(e) => {
             eprintln!("stepwise deploy: {e}");
             ExitCode::from(1)
@@ -149,7 +150,7 @@ pub fn run(args: DeployArgs) -> ExitCode {
 async fn deploy_local(dir: PathBuf, request: DeployRequest) -> Result<DeployReport, DeployError> {
     let local = |e: ServiceError| match e {
         ServiceError::InvalidDefinition(d) => DeployError::Invalid(d),
-        other => DeployError::Aws(crate::backend::aws::AwsError::Other { action: "deploy on the local engine".into(), detail: other.to_string() }),
+        other => DeployError::Aws(AwsError::Other { action: "deploy on the local engine".into(), detail: other.to_string() }),
     };
     let settings = &request.settings;
     let (mut root, warnings) = deploy::check_locally(&request.definition, settings.machine_type)?;

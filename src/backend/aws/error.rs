@@ -5,7 +5,7 @@
 //! show the same words for the same trouble.
 
 use aws_sdk_sfn::config::http::HttpResponse;
-use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 
 /// What went wrong with a call to AWS (or an AWS-compatible endpoint).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -120,12 +120,27 @@ fn is_credentials_text(text: &str) -> bool {
         .any(|w| t.contains(w))
 }
 
+/// An error and its causes in one line ("dispatch failure: io error: … Connection refused"),
+/// without the debug dump the SDK's own context printer adds.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Reads an SDK error of a call to `action` against `place` ("AWS in eu-west-1").
 pub fn classify<E>(action: &str, place: &str, profile: Option<&str>, err: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = DisplayErrorContext(&err).to_string();
+    let text = error_chain(&err);
     match &err {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
