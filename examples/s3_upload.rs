@@ -46,7 +46,7 @@ fn run() -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let began = Instant::now();
-        let client = s3_upload::client_for(endpoint.as_deref(), &region, profile.as_deref()).await;
+        let client = s3_upload::client_for(endpoint.as_deref(), &region, profile.as_deref()).await.map_err(|e| e.to_string())?;
         let size = std::fs::metadata(file).map_err(|e| format!("{file}: {e}"))?.len();
         let progress = UploadProgress::new(size);
         let stored = s3_upload::upload_file(&client, bucket, key, file.as_ref(), "application/octet-stream", Arc::clone(&progress), options)

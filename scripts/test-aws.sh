@@ -2,7 +2,7 @@
 # The AWS code path, end to end, against a real AWS-compatible server nobody here wrote:
 # installs LocalStack (Python 3.13 venv, pinned; scripts/localstack-lib.sh), starts it on
 # 127.0.0.1, and runs the tests that drive Stepwise's AWS backend against it
-# (`cargo test --test tests aws_e2e`, which also exercises `stepwise serve`). scripts/test.sh
+# (the `aws_sfn` and `aws_e2e` tests, which also drive `stepwise serve`). scripts/test.sh
 # calls it; it can run alone.
 #
 # Without Python 3.13 the LocalStack tests cannot run: this says so loudly. Under CI
@@ -61,4 +61,4 @@ STEPWISE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port" \
 STEPWISE_TEST_PYTHON="$venv/bin/python" \
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    cargo test --locked --test tests aws_e2e -- --test-threads=1
+    cargo test --locked --test tests -- --test-threads=1 aws_sfn:: aws_e2e::

@@ -20,7 +20,7 @@ fn help_lists_every_subcommand() {
     let out = stepwise(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["validate", "fmt", "run", "worker", "resume", "render", "cloudformation"] {
+    for cmd in ["validate", "fmt", "run", "deploy", "ingest", "worker", "resume", "render", "cloudformation"] {
         assert!(text.contains(cmd), "--help lists {cmd}: {text}");
     }
 }
@@ -138,4 +138,58 @@ fn fmt_refuses_to_drop_duplicate_keys() {
     let f = write(dir.path(), "d.asl.json", text.as_bytes());
     assert_eq!(stepwise(&["fmt", "--write", &f]).status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), text, "the file is untouched");
+}
+
+#[test]
+fn deploy_to_the_local_engine_reports_creates_updates_and_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let with_activity = r#"{"StartAt": "Review", "States": {
+        "Review": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:000000000000:activity:review", "End": true}}}"#;
+    let file = write(dir.path(), "m.asl.json", with_activity.as_bytes());
+    let out = stepwise(&["deploy", "--local", "--data-dir", data, "--name", "m", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["created"], true);
+    assert_eq!(report["activities"][0]["name"], "review");
+    assert_eq!(report["activities"][0]["created"], true);
+    // The file names another account: the Task is pointed at the local engine's activity.
+    assert_eq!(report["rewrites"][0]["location"], "/States/Review/Resource");
+    assert_eq!(report["rewrites"][0]["to"], report["activities"][0]["arn"]);
+    assert_eq!(report["diff"], "");
+
+    let changed = write(dir.path(), "m2.asl.json", with_activity.replace("\"End\": true", "\"End\": true, \"Comment\": \"two\"").as_bytes());
+    let out = stepwise(&["deploy", "--data-dir", data, "--name", "m", &changed]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["created"], false);
+    assert_eq!(report["activities"][0]["created"], false);
+    assert!(report["diff"].as_str().unwrap().contains("+      \"Comment\": \"two\""), "{}", report["diff"]);
+
+    let bad = write(dir.path(), "bad.asl.json", br#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nope"}}}"#);
+    let out = stepwise(&["deploy", "--data-dir", data, "--name", "bad", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MISSING_TRANSITION_TARGET"));
+}
+
+#[test]
+fn connection_flags_that_contradict_each_other_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "m.asl.json", VALID.as_bytes());
+    for args in [
+        vec!["deploy", "--local", "--profile", "dev", "--name", "m", file.as_str()],
+        vec!["deploy", "--local", "--endpoint-url", "http://127.0.0.1:1", "--name", "m", file.as_str()],
+        vec!["ingest", "--local", "--region", "eu-west-1", "--bucket", "raw", "--state-machine", "m", file.as_str()],
+        vec!["worker", "--local", "--region", "eu-west-1", "--activity", "a", "--command", "cat"],
+        // AWS-only settings on the local engine.
+        vec!["deploy", "--publish", "--name", "m", file.as_str()],
+        vec!["deploy", "--tag", "novalue", "--region", "eu-west-1", "--name", "m", file.as_str()],
+        vec!["deploy", "--logging-level", "ALL", "--region", "eu-west-1", "--name", "m", file.as_str()],
+    ] {
+        let out = stepwise(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty());
+    }
 }

@@ -62,7 +62,7 @@ fn endpoint() -> Option<String> {
 /// A client for the test endpoint through the production constructor, with LocalStack's dummy
 /// credentials (whatever the environment holds is not meant for a test endpoint).
 async fn client(endpoint: &str) -> Client {
-    let client = s3_upload::client_for(Some(endpoint), "us-east-1", None).await;
+    let client = s3_upload::client_for(Some(endpoint), "us-east-1", None).await.unwrap();
     let credentials = Credentials::new("test", "test", None, None, "stepwise-tests");
     Client::from_conf(client.config().to_builder().credentials_provider(credentials).build())
 }

@@ -1,8 +1,10 @@
 //! One integration-test binary (it links once, which matters on two cores).
+mod aws_sfn;
 mod cli;
 mod cloudformation;
 mod designer;
 mod edits;
+mod fault_proxy;
 mod engine;
 mod ingest;
 mod layers;

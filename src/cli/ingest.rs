@@ -7,6 +7,13 @@
 //! together with the user's local workers (Settings → Workers; the built-in video check for
 //! the video-ingest sample's review activity by default).
 //!
+//! On AWS (`--profile`, `--region`, `--endpoint-url`), each file goes to the S3 bucket with a
+//! multipart upload and the execution starts on Step Functions with the same event input
+//! (its account and region those of the connection). A workflow file as `--state-machine` is
+//! deployed first (`--role-arn` needed to create it); `--wait` polls the execution with a
+//! growing pause, and workers are whatever answers the activity on AWS (`stepwise worker
+//! --region …` for one).
+//!
 //! Output: one JSON line per file, in the order given: `{"file","bucket","key",
 //! "executionArn"}` (with `--wait` also `"status","output","error","cause"`), or
 //! `{"file","error"}` for a file that could not be ingested.
@@ -19,6 +26,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::backend::aws::deploy::{DeployError, DeployRequest};
+use crate::backend::aws::s3_upload::{self, UploadOptions};
+use crate::backend::aws::{AwsError, AwsSfn, AwsTarget, Connection, StateMachineSettings};
 use crate::engine::MachineType;
 use crate::runtime::buckets::LocalBuckets;
 use crate::runtime::ingest::{self, IngestError, IngestOptions, UploadProgress};
@@ -29,7 +39,9 @@ use crate::runtime::workers::{self, WorkerSettings};
 const CONCURRENT_UPLOADS: usize = 3;
 
 pub struct IngestArgs {
+    pub connection: super::connection::ConnectionArgs,
     pub data_dir: Option<PathBuf>,
+    pub role_arn: Option<String>,
     pub bucket: String,
     pub state_machine: String,
     pub wait: bool,
@@ -65,10 +77,6 @@ pub fn run(args: IngestArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage(&e),
     };
-    let dir = match super::data_dir::resolve(args.data_dir.clone()) {
-        Ok(d) => d,
-        Err(e) => return usage(&e),
-    };
     let rt = match super::data_dir::tokio_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -76,7 +84,17 @@ pub fn run(args: IngestArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(ingest_all(&args, &options, &config, dir)) {
+    let outcome = match args.connection.connection() {
+        Connection::Aws(target) => rt.block_on(ingest_aws(&args, &options, &target)),
+        Connection::Local => {
+            let dir = match super::data_dir::resolve(args.data_dir.clone()) {
+                Ok(d) => d,
+                Err(e) => return usage(&e),
+            };
+            rt.block_on(ingest_all(&args, &options, &config, dir))
+        }
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(Failure::Usage(m)) => usage(&m),
@@ -203,4 +221,126 @@ async fn wait_for(service: &LocalService, arn: &str, warned: &mut bool) -> Resul
             return Ok(d);
         }
     }
+}
+
+impl From<AwsError> for Failure {
+    fn from(e: AwsError) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+/// The state machine to start on AWS: a workflow file is deployed first (under its stem),
+/// a name is looked up, an ARN taken as given.
+async fn aws_state_machine(sfn: &AwsSfn, arg: &str, role_arn: Option<&str>) -> Result<String, Failure> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        let bytes = std::fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = String::from_utf8(bytes).map_err(|_| Failure::Usage(format!("{} is not UTF-8 text", path.display())))?;
+        let name = super::run_local::service_name(&crate::cli::run::machine_name(path));
+        let settings = StateMachineSettings { name, role_arn: role_arn.map(str::to_owned), ..StateMachineSettings::default() };
+        return match crate::backend::aws::deploy(sfn, DeployRequest { settings, definition: text }).await {
+            Ok(report) => {
+                for r in &report.rewrites {
+                    eprintln!("stepwise ingest: {} now names {} (was {})", r.location, r.to, r.from);
+                }
+                Ok(report.state_machine_arn)
+            }
+            Err(DeployError::Invalid(diagnostics)) => {
+                let file = path.display().to_string();
+                let lines: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| super::text_line(&file, d)).collect();
+                Err(Failure::Usage(format!("{file} was not deployed:\n{}", lines.join("\n"))))
+            }
+            Err(DeployError::MissingRole) => Err(Failure::Usage(format!(
+                "deploying {} to AWS needs --role-arn arn:aws:iam::ACCOUNT:role/NAME (the role executions run as), or name a deployed state machine",
+                path.display()
+            ))),
+            Err(DeployError::Aws(e)) => Err(e.into()),
+        };
+    }
+    if arg.starts_with("arn:") {
+        return Ok(arg.to_owned());
+    }
+    match sfn.find_state_machine(arg).await? {
+        Some(m) => Ok(m.state_machine_arn),
+        None => Err(Failure::Usage(format!(
+            "no state machine '{arg}' in {} (and no such file); pass the workflow file with --role-arn to deploy it, or the state machine's ARN",
+            sfn.clients.place()
+        ))),
+    }
+}
+
+/// One file to S3 with a multipart upload, then its execution, with the S3 object-created
+/// event (the account and region of this connection) as input.
+async fn ingest_one_aws(sfn: &AwsSfn, account: Option<&str>, bucket: &str, machine_arn: &str, checked: ingest::Checked) -> Result<ingest::Ingested, IngestError> {
+    let progress = UploadProgress::new(checked.size);
+    let stored = s3_upload::upload_file(&sfn.clients.s3, bucket, &checked.key, &checked.path, &checked.content_type, progress, UploadOptions::default())
+        .await
+        .map_err(|e| IngestError::Upload(e.to_string()))?;
+    let mut input = ingest::object_created_event_for(bucket, &checked.key, stored.size, &stored.etag, crate::store::now_wall_ms());
+    if let Value::Object(m) = &mut input {
+        m.insert("region".into(), json!(sfn.clients.region));
+        if let Some(a) = account {
+            m.insert("account".into(), json!(a));
+            if let Some(Value::Object(d)) = m.get_mut("detail") {
+                d.insert("requester".into(), json!(a));
+            }
+        }
+    }
+    let started = sfn.start_execution(machine_arn, Some(&ingest::execution_name(&checked.key)), &input).await.map_err(|e| {
+        IngestError::Upload(format!(
+            "{} was uploaded to bucket '{bucket}' as '{}', but the execution did not start: {e}. The object stays in the bucket",
+            checked.path.display(),
+            checked.key
+        ))
+    })?;
+    Ok(ingest::Ingested {
+        bucket: bucket.to_owned(),
+        key: checked.key,
+        execution_arn: started.execution_arn,
+        size: stored.size,
+        etag: stored.etag.trim_matches('"').to_owned(),
+    })
+}
+
+async fn ingest_aws(args: &IngestArgs, options: &IngestOptions, target: &AwsTarget) -> Result<bool, Failure> {
+    let sfn = AwsSfn::connect(target).await.map_err(|e| Failure::Usage(e.to_string()))?;
+    let machine_arn = aws_state_machine(&sfn, &args.state_machine, args.role_arn.as_deref()).await?;
+    let account = sfn.clients.identity().await.map(|i| i.account);
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
+    let mut jobs = Vec::new();
+    for path in &args.files {
+        let (sfn, limit, account) = (sfn.clone(), Arc::clone(&limit), account.clone());
+        let (path, bucket, arn, options) = (path.clone(), args.bucket.clone(), machine_arn.clone(), options.clone());
+        jobs.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let checked = ingest::check_file(&path, &options)?;
+            ingest_one_aws(&sfn, account.as_deref(), &bucket, &arn, checked).await
+        }));
+    }
+    let mut all_ok = true;
+    for (path, job) in args.files.iter().zip(jobs) {
+        let result: Result<ingest::Ingested, IngestError> = job.await.unwrap_or_else(|e| Err(IngestError::Upload(e.to_string())));
+        let mut line = Map::new();
+        line.insert("file".into(), json!(path.display().to_string()));
+        match result {
+            Ok(done) => {
+                line.insert("bucket".into(), json!(done.bucket));
+                line.insert("key".into(), json!(done.key));
+                line.insert("executionArn".into(), json!(done.execution_arn));
+                if args.wait {
+                    let d = sfn.wait_for_execution(&done.execution_arn).await?;
+                    line.insert("status".into(), json!(d.status));
+                    line.insert("output".into(), d.output.unwrap_or(Value::Null));
+                    line.insert("error".into(), json!(d.error));
+                    line.insert("cause".into(), json!(d.cause));
+                }
+            }
+            Err(e) => {
+                all_ok = false;
+                line.insert("error".into(), json!(e.to_string()));
+            }
+        }
+        println!("{}", Value::Object(line));
+    }
+    Ok(all_ok)
 }

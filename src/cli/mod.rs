@@ -1,4 +1,4 @@
-//! The command line: `stepwise validate`, `fmt`, `run`, `ingest`, `worker`, `resume`, `render`, and
+//! The command line: `stepwise validate`, `fmt`, `run`, `deploy`, `ingest`, `worker`, `resume`, `render`, and
 //! (later) the GUI when no command is given. This is the contract other tools and scripts rely
 //! on: flags, output formats and exit codes are kept stable.
 //!
@@ -13,7 +13,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 mod cloudformation;
+mod connection;
 mod data_dir;
+mod deploy;
 mod ingest;
 mod render;
 mod resume;
@@ -21,6 +23,7 @@ mod run;
 mod run_local;
 mod worker;
 
+pub use connection::ConnectionArgs;
 pub use crate::atomic_file::write_atomic;
 use crate::asl::{self, Diagnostic, Format};
 use crate::validate::{self, MachineType, Options};
@@ -128,15 +131,59 @@ pub enum Command {
         /// The worker name recorded in ActivityStarted events.
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    },
+    /// Create or update a state machine from a workflow file (validated here and by AWS
+    /// first; the activities it names are created); prints one JSON report.
+    Deploy {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The local engine's data directory (with --local).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The state machine's name.
+        #[arg(long)]
+        name: String,
+        /// The IAM role executions run as (required by AWS to create a state machine).
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
+        #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+        machine_type: TypeArg,
+        /// Publish a version of the state machine with this deploy.
+        #[arg(long)]
+        publish: bool,
+        /// The published version's description.
+        #[arg(long, requires = "publish", value_name = "TEXT")]
+        version_description: Option<String>,
+        /// A tag KEY=VALUE (repeatable).
+        #[arg(long = "tag", value_name = "K=V")]
+        tags: Vec<String>,
+        /// Execution logging: OFF, ALL, ERROR or FATAL (needs --log-group-arn unless OFF).
+        #[arg(long, value_name = "LEVEL")]
+        logging_level: Option<String>,
+        /// The CloudWatch Logs group for execution logs.
+        #[arg(long, value_name = "ARN")]
+        log_group_arn: Option<String>,
+        /// Log the executions' input and output too.
+        #[arg(long, requires = "logging_level")]
+        include_execution_data: bool,
+        /// Turn on X-Ray tracing.
+        #[arg(long)]
+        tracing: bool,
+        /// The workflow file (JSON or YAML).
+        file: PathBuf,
     },
     /// Upload files to the raw bucket and start an execution for each, with the S3
     /// object-created event as input; one JSON line per file.
     Ingest {
-        /// Use the embedded local engine (the default and, for now, the only connection).
-        #[arg(long)]
-        local: bool,
+        #[command(flatten)]
+        connection: ConnectionArgs,
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// On AWS, when --state-machine is a file: the IAM role of the state machine it creates.
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
         /// The raw bucket (created on the local engine when missing).
         #[arg(long)]
         bucket: String,
@@ -238,12 +285,44 @@ pub fn run() -> ExitCode {
             };
             validate_files(&files, Options { kind }, format)
         }
-        Some(Command::Worker { activity, command, builtin, data_dir, once, name }) => {
-            worker::run(worker::WorkerArgs { activity, command, builtin, data_dir, once, name })
+        Some(Command::Worker { activity, command, builtin, data_dir, once, name, connection }) => {
+            worker::run(worker::WorkerArgs { activity, command, builtin, data_dir, once, name, connection })
         }
-        Some(Command::Ingest { local: _, data_dir, bucket, state_machine, wait, time_scale, files }) => {
-            ingest::run(ingest::IngestArgs { data_dir, bucket, state_machine, wait, time_scale, files })
+        Some(Command::Ingest { connection, data_dir, role_arn, bucket, state_machine, wait, time_scale, files }) => {
+            ingest::run(ingest::IngestArgs { connection, data_dir, role_arn, bucket, state_machine, wait, time_scale, files })
         }
+        Some(Command::Deploy {
+            connection,
+            data_dir,
+            name,
+            role_arn,
+            machine_type,
+            publish,
+            version_description,
+            tags,
+            logging_level,
+            log_group_arn,
+            include_execution_data,
+            tracing,
+            file,
+        }) => deploy::run(deploy::DeployArgs {
+            connection,
+            data_dir,
+            name,
+            role_arn,
+            machine_type: match machine_type {
+                TypeArg::Standard => crate::engine::MachineType::Standard,
+                TypeArg::Express => crate::engine::MachineType::Express,
+            },
+            publish,
+            version_description,
+            tags,
+            logging_level,
+            log_group_arn,
+            include_execution_data,
+            tracing,
+            file,
+        }),
         Some(Command::Render { file, output, theme, scale }) => render::run(render::RenderArgs {
             file,
             output,

@@ -16,6 +16,11 @@
 //! rules of the user's worker profile for this activity (Settings → Workers), else the
 //! defaults.
 //!
+//! On AWS (`--profile`, `--region`, `--endpoint-url`), the worker long-polls
+//! `GetActivityTask` and answers the same way; the video check reads the object from S3.
+//! AWS names no execution to a worker, so `executionArn` is empty in its lines, and a
+//! command's heartbeats go out every 10 s (AWS does not say the state's HeartbeatSeconds).
+//!
 //! Output: one JSON line per task, `{"executionArn","status","error","cause"}`,
 //! `status` being `SUCCEEDED`, `FAILED` or `LOST` (the execution no longer took the answer).
 //! Exit codes: 0 when it stopped as asked (`--once`), 1 when the store failed or another
@@ -26,6 +31,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
+use crate::backend::aws::{AwsError, AwsSfn, AwsTarget, Connection};
 use crate::runtime::service::{ServiceError, open_local_engine};
 use crate::runtime::video_check::VideoRules;
 use crate::runtime::workers::{self, WorkerKind, WorkerProfile, WorkerSettings};
@@ -43,6 +49,7 @@ pub struct WorkerArgs {
     pub data_dir: Option<PathBuf>,
     pub once: bool,
     pub name: Option<String>,
+    pub connection: super::connection::ConnectionArgs,
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -72,10 +79,6 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     if let Err(e) = crate::runtime::service::check_name(crate::store::activity_name(&args.activity).unwrap_or(&args.activity)) {
         return usage(&format!("--activity: {e}"));
     }
-    let dir = match super::data_dir::resolve(args.data_dir.clone()) {
-        Ok(d) => d,
-        Err(e) => return usage(&e),
-    };
     let rt = match super::data_dir::tokio_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -84,6 +87,20 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         }
     };
     let profile = WorkerProfile { activity: args.activity.clone(), enabled: true, kind };
+    if let Connection::Aws(target) = args.connection.connection() {
+        return match rt.block_on(work_aws(&args, profile, &target)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(AwsError::NoRegion) => usage(&AwsError::NoRegion.to_string()),
+            Err(e) => {
+                eprintln!("stepwise worker: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let dir = match super::data_dir::resolve(args.data_dir.clone()) {
+        Ok(d) => d,
+        Err(e) => return usage(&e),
+    };
     match rt.block_on(work(&args, profile, dir)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServiceError::InvalidName(m) | ServiceError::InvalidArn(m)) => usage(&format!("--activity: {m}")),
@@ -116,4 +133,16 @@ async fn work(args: &WorkerArgs, profile: WorkerProfile, dir: PathBuf) -> Result
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     service.shutdown().await?;
     served
+}
+
+async fn work_aws(args: &WorkerArgs, profile: WorkerProfile, target: &AwsTarget) -> Result<(), AwsError> {
+    let sfn = AwsSfn::connect(target).await?;
+    let worker = args.name.clone().unwrap_or_else(|| format!("stepwise-worker-{}", std::process::id()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let limit = args.once.then_some(1);
+    let serving = tokio::spawn(crate::backend::aws::worker::serve(sfn, profile, worker, limit, tx));
+    while let Some(report) = rx.recv().await {
+        println!("{}", workers::report_json(&report));
+    }
+    serving.await.map_err(|e| AwsError::Other { action: "the worker".into(), detail: e.to_string() })?
 }

@@ -241,12 +241,18 @@ pub fn upload_local(buckets: &LocalBuckets, bucket: &str, file: &Checked, progre
 /// The EventBridge "Object Created" event S3 sends for a new object: what an EventBridge
 /// rule on the raw bucket hands the state machine on AWS.
 pub fn object_created_event(bucket: &str, meta: &ObjectMeta, now_ms: i64) -> Value {
+    object_created_event_for(bucket, &meta.key, meta.size, &meta.etag, now_ms)
+}
+
+/// [`object_created_event`] for an object stored anywhere (an S3 upload gives its key, size
+/// and ETag, not a local `ObjectMeta`).
+pub fn object_created_event_for(bucket: &str, key: &str, size: u64, etag: &str, now_ms: i64) -> Value {
     let time = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-    let etag = meta.etag.trim_matches('"');
+    let etag = etag.trim_matches('"');
     // Unique per event, as S3's are; derived from the object so that no randomness is needed.
     let id = {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(format!("{bucket}/{}/{etag}/{now_ms}", meta.key).as_bytes());
+        let digest = sha2::Sha256::digest(format!("{bucket}/{}/{etag}/{now_ms}", key).as_bytes());
         let h = hex::encode(&digest[..16]);
         format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     };
@@ -263,8 +269,8 @@ pub fn object_created_event(bucket: &str, meta: &ObjectMeta, now_ms: i64) -> Val
             "version": "0",
             "bucket": {"name": bucket},
             "object": {
-                "key": meta.key,
-                "size": meta.size,
+                "key": key,
+                "size": size,
                 "etag": etag,
                 "sequencer": format!("{:016X}", now_ms.max(0) as u64),
             },

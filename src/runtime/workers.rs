@@ -150,7 +150,7 @@ pub struct WorkerReport {
 }
 
 /// How a task is answered.
-enum Answer {
+pub enum Answer {
     Success(String),
     Failure { error: String, cause: String },
     /// The execution no longer waits for this task (it timed out or was cancelled).
@@ -162,7 +162,35 @@ fn last_line(text: &str) -> &str {
     text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("")
 }
 
+/// What one heartbeat came to.
+pub enum Beat {
+    Sent,
+    /// The execution no longer waits for the task: the command is stopped.
+    Lost(String),
+    /// The heartbeat did not go out (the task goes on; the message is said on stderr).
+    Failed(String),
+}
+
 async fn run_command(service: &LocalService, argv: &[String], task: &ActivityTask) -> Answer {
+    let token = task.task_token.as_str();
+    let beat = move || async move {
+        match service.send_task_heartbeat(token).await {
+            Ok(()) => Beat::Sent,
+            Err(e @ (ServiceError::TaskTimedOut(_) | ServiceError::InvalidToken(_))) => Beat::Lost(e.to_string()),
+            Err(e) => Beat::Failed(e.to_string()),
+        }
+    };
+    run_command_with(argv, &task.input, task.heartbeat_seconds, beat).await
+}
+
+/// Runs a worker command for one task (its input on stdin), sending a heartbeat through
+/// `beat` every `heartbeat_every_seconds / 2` while it runs: the same contract for local and
+/// AWS tasks.
+pub async fn run_command_with<F, Fut>(argv: &[String], input: &str, heartbeat_every_seconds: Option<u64>, mut beat: F) -> Answer
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Beat>,
+{
     let failure = |cause: String| Answer::Failure { error: "States.TaskFailed".into(), cause };
     let Some(program) = argv.first() else { return failure("the worker's command line is empty".into()) };
     let spawned = tokio::process::Command::new(program)
@@ -177,16 +205,16 @@ async fn run_command(service: &LocalService, argv: &[String], task: &ActivityTas
         Err(e) => return failure(format!("cannot run '{program}': {e}")),
     };
     if let Some(mut stdin) = child.stdin.take() {
-        let input = task.input.clone().into_bytes();
+        let input = input.as_bytes().to_vec();
         // A command that does not read its input closes the pipe early: not an error.
         tokio::spawn(async move {
             let _ = stdin.write_all(&input).await;
         });
     }
-    let beat = task.heartbeat_seconds.map(|s| Duration::from_millis((s * 1000 / 2).max(100)));
+    let every = heartbeat_every_seconds.map(|s| Duration::from_millis((s * 1000 / 2).max(100)));
     let output = child.wait_with_output();
     tokio::pin!(output);
-    let mut ticker = beat.map(|b| tokio::time::interval_at(tokio::time::Instant::now() + b, b));
+    let mut ticker = every.map(|b| tokio::time::interval_at(tokio::time::Instant::now() + b, b));
     let output = loop {
         tokio::select! {
             out = &mut output => match out {
@@ -194,11 +222,11 @@ async fn run_command(service: &LocalService, argv: &[String], task: &ActivityTas
                 Err(e) => return failure(format!("'{program}' failed: {e}")),
             },
             _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
-                match service.send_task_heartbeat(&task.task_token).await {
-                    Ok(()) => {}
+                match beat().await {
+                    Beat::Sent => {}
                     // The execution gave up on the task: stop the command (dropping it kills it).
-                    Err(e @ (ServiceError::TaskTimedOut(_) | ServiceError::InvalidToken(_))) => return Answer::Lost(e.to_string()),
-                    Err(e) => eprintln!("stepwise worker: heartbeat failed: {e}"),
+                    Beat::Lost(why) => return Answer::Lost(why),
+                    Beat::Failed(why) => eprintln!("stepwise worker: heartbeat failed: {why}"),
                 }
             }
         }
@@ -230,7 +258,7 @@ async fn run_command(service: &LocalService, argv: &[String], task: &ActivityTas
 
 /// The bucket and key a video task is about: `{"bucket","key"}` (video-ingest's review
 /// input), or an S3 object-created event as ingest starts executions with.
-fn object_of(input: &Value) -> Option<(String, String)> {
+pub fn object_of(input: &Value) -> Option<(String, String)> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let direct = text(input.get("bucket")).zip(text(input.get("key")));
     direct.or_else(|| {

@@ -42,26 +42,18 @@ const READ_BUFFER: usize = MIB as usize;
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// A client for S3, from the standard AWS configuration (environment, shared config and
-/// credentials files, SSO, `credential_process`, container and instance roles).
+/// credentials files, SSO, `credential_process`, container and instance roles), built by
+/// [`super::connection::AwsClients`] like every other client.
 ///
-/// `endpoint_url` names an S3-compatible endpoint (LocalStack, MinIO); such endpoints are
-/// addressed path-style (`http://host/bucket/key`), since they rarely resolve a bucket name as
-/// a subdomain. `profile` picks a named profile instead of the default one.
-pub async fn client_for(endpoint_url: Option<&str>, region: &str, profile: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()));
-    if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(url) = endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let shared = loader.load().await;
-    let mut config = aws_sdk_s3::config::Builder::from(&shared);
-    if endpoint_url.is_some() {
-        config = config.force_path_style(true);
-    }
-    Client::from_conf(config.build())
+/// `endpoint_url` names an S3-compatible endpoint (LocalStack, MinIO), addressed path-style.
+/// `profile` picks a named profile instead of the default one.
+pub async fn client_for(endpoint_url: Option<&str>, region: &str, profile: Option<&str>) -> Result<Client, super::error::AwsError> {
+    let target = super::connection::AwsTarget {
+        profile: profile.map(str::to_owned),
+        region: Some(region.to_owned()),
+        endpoint_url: endpoint_url.map(str::to_owned),
+    };
+    Ok(super::connection::AwsClients::connect(&target).await?.s3)
 }
 
 /// How a file is cut into parts and how many go up at once.
