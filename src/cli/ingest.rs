@@ -27,7 +27,6 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::backend::aws::deploy::{DeployError, DeployRequest};
-use crate::backend::aws::s3_upload::{self, UploadOptions};
 use crate::backend::aws::{AwsError, AwsSfn, AwsTarget, Connection, StateMachineSettings};
 use crate::engine::MachineType;
 use crate::runtime::buckets::LocalBuckets;
@@ -269,39 +268,6 @@ async fn aws_state_machine(sfn: &AwsSfn, arg: &str, role_arn: Option<&str>) -> R
     }
 }
 
-/// One file to S3 with a multipart upload, then its execution, with the S3 object-created
-/// event (the account and region of this connection) as input.
-async fn ingest_one_aws(sfn: &AwsSfn, account: Option<&str>, bucket: &str, machine_arn: &str, checked: ingest::Checked) -> Result<ingest::Ingested, IngestError> {
-    let progress = UploadProgress::new(checked.size);
-    let stored = s3_upload::upload_file(&sfn.clients.s3, bucket, &checked.key, &checked.path, &checked.content_type, progress, UploadOptions::default())
-        .await
-        .map_err(|e| IngestError::Upload(e.to_string()))?;
-    let mut input = ingest::object_created_event_for(bucket, &checked.key, stored.size, &stored.etag, crate::store::now_wall_ms());
-    if let Value::Object(m) = &mut input {
-        m.insert("region".into(), json!(sfn.clients.region));
-        if let Some(a) = account {
-            m.insert("account".into(), json!(a));
-            if let Some(Value::Object(d)) = m.get_mut("detail") {
-                d.insert("requester".into(), json!(a));
-            }
-        }
-    }
-    let started = sfn.start_execution(machine_arn, Some(&ingest::execution_name(&checked.key)), &input).await.map_err(|e| {
-        IngestError::Upload(format!(
-            "{} was uploaded to bucket '{bucket}' as '{}', but the execution did not start: {e}. The object stays in the bucket",
-            checked.path.display(),
-            checked.key
-        ))
-    })?;
-    Ok(ingest::Ingested {
-        bucket: bucket.to_owned(),
-        key: checked.key,
-        execution_arn: started.execution_arn,
-        size: stored.size,
-        etag: stored.etag.trim_matches('"').to_owned(),
-    })
-}
-
 async fn ingest_aws(args: &IngestArgs, options: &IngestOptions, target: &AwsTarget) -> Result<bool, Failure> {
     let sfn = AwsSfn::connect(target).await.map_err(|e| Failure::Usage(e.to_string()))?;
     let machine_arn = aws_state_machine(&sfn, &args.state_machine, args.role_arn.as_deref()).await?;
@@ -314,7 +280,10 @@ async fn ingest_aws(args: &IngestArgs, options: &IngestOptions, target: &AwsTarg
         jobs.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
             let checked = ingest::check_file(&path, &options)?;
-            ingest_one_aws(&sfn, account.as_deref(), &bucket, &arn, checked).await
+            {
+                let progress = UploadProgress::new(checked.size);
+                crate::backend::aws::ingest::ingest_file(&sfn, account.as_deref(), &bucket, &arn, checked, progress).await
+            }
         }));
     }
     let mut all_ok = true;

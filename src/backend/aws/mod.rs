@@ -9,11 +9,12 @@
 //! - [`deploy`]: validate, create activities, create or update, diff.
 //! - [`worker`]: answering activity tasks from AWS with the local worker kinds.
 //! - [`error`]: `AwsError`, every failure sorted by what to do about it.
-//! - [`s3_upload`]: fast multipart uploads.
+//! - [`s3_upload`]: fast multipart uploads; [`ingest`]: a file to the raw bucket, then its execution.
 pub mod connection;
 pub mod deploy;
 pub mod error;
 pub mod history;
+pub mod ingest;
 pub mod s3_upload;
 pub mod sfn;
 pub mod worker;
