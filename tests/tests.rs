@@ -1,4 +1,5 @@
 //! One integration-test binary (it links once, which matters on two cores).
+mod aws_e2e;
 mod aws_sfn;
 mod cli;
 mod cloudformation;
