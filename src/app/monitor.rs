@@ -231,6 +231,14 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
             if ui.button("⟲ Start again").on_hover_text("Start the state machine again with this execution's input").clicked() {
                 command = Some(Command::StartAgain(arn.clone()));
             }
+            let redrivable = matches!(w.execution.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
+            if ui
+                .add_enabled(redrivable, egui::Button::new("↻ Redrive"))
+                .on_hover_text("Go on from the state that stopped this execution, keeping what succeeded (failed, aborted or timed-out executions)")
+                .clicked()
+            {
+                command = Some(Command::Redrive(arn.clone()));
+            }
             if ui.button("Export history…").clicked() {
                 if let Some(path) = rfd::FileDialog::new().set_file_name(format!("{}.history.json", w.execution.name)).add_filter("JSON", &["json"]).save_file() {
                     command = Some(Command::ExportHistory { arn, path });

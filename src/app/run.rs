@@ -204,7 +204,10 @@ impl RunView {
                     // The list also tells the watched execution's status.
                     if let Some(w) = self.watched.as_mut() {
                         if let Some(d) = self.executions.iter().find(|e| e.execution_arn == w.execution.execution_arn) {
-                            w.execution = d.clone();
+                            // AWS's list has no input or output: those come with the watched
+                            // execution's own description, so only the status is taken here.
+                            w.execution.status = d.status.clone();
+                            w.execution.stop_date = d.stop_date;
                         }
                     }
                 }

@@ -267,6 +267,8 @@ impl Serving {
                 Err(e) => self.out.notice(format!("Could not stop the execution: {e}"), true),
             },
             Command::StartAgain(arn) => self.start_again(&arn).await,
+            // `LocalService` has no redrive yet: say so rather than start anew silently.
+            Command::Redrive(_) => self.out.notice("The local engine cannot redrive an execution yet; Start again runs it anew with the same input.", true),
             Command::Start { name, definition, input } => self.start(&name, &definition, &input).await,
             Command::ExportHistory { arn, path } => self.export_history(&arn, &path).await,
             Command::ListPending => self.list_pending().await,

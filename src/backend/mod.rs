@@ -56,6 +56,9 @@ pub enum Command {
     Stop(String),
     /// Starts the execution's state machine again with the execution's input.
     StartAgain(String),
+    /// Goes on with a failed, aborted or timed-out execution from the state that stopped it
+    /// (AWS's `RedriveExecution`).
+    Redrive(String),
     /// Starts an execution of the state machine `name` (deployed from `definition` first)
     /// with `input` (JSON text), and watches it.
     Start { name: String, definition: String, input: String },

@@ -119,6 +119,12 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
+    /// An object as a remote S3 listing reports it (no local data file, no checksum or
+    /// metadata: `ListObjectsV2` gives neither).
+    pub fn listed(key: String, size: u64, etag: String, last_modified_ms: i64) -> ObjectMeta {
+        ObjectMeta { key, size, etag, checksum_crc32: String::new(), content_type: String::new(), last_modified_ms, metadata: BTreeMap::new(), data: String::new() }
+    }
+
     pub fn last_modified(&self) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp_millis(self.last_modified_ms).unwrap_or_default()
     }

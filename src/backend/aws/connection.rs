@@ -73,6 +73,33 @@ impl AwsTarget {
     }
 }
 
+/// The app's connection settings, `connection.json` in the config directory: the last
+/// connection and the role new state machines run as on AWS. Read by the app (to reconnect
+/// at start) and by the AWS backend (at each deploy, so a changed role needs no reconnect).
+/// Never credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConnectionSettings {
+    pub connection: Connection,
+    /// The IAM role ARN deploys and starts from the window give a new state machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl ConnectionSettings {
+    pub fn path(config_dir: &std::path::Path) -> std::path::PathBuf {
+        config_dir.join("connection.json")
+    }
+
+    pub fn load(config_dir: &std::path::Path) -> Result<ConnectionSettings, String> {
+        crate::paths::load_settings(&Self::path(config_dir), "connection settings")
+    }
+
+    pub fn save(&self, config_dir: &std::path::Path) -> Result<(), String> {
+        crate::paths::save_settings(&Self::path(config_dir), self)
+    }
+}
+
 /// `http://127.0.0.1:4566`, `http://localhost`, `http://[::1]:8080/` and the like.
 pub fn is_loopback_url(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
