@@ -182,6 +182,10 @@ fn serve_runs_an_activity_execution_over_the_step_functions_api() {
     let done = wait_for_status(&server, &exec_arn, "SUCCEEDED");
     assert_eq!(serde_json::from_str::<Value>(done["output"].as_str().unwrap()).unwrap(), json!({ "ok": true }));
     assert!(done["stopDate"].as_f64().unwrap() >= done["startDate"].as_f64().unwrap());
+    let for_exec = server.sfn("DescribeStateMachineForExecution", json!({ "executionArn": exec_arn }));
+    assert_eq!(for_exec["stateMachineArn"], machine_arn);
+    let ran: Value = serde_json::from_str(for_exec["definition"].as_str().unwrap()).unwrap();
+    assert_eq!(ran, serde_json::from_str::<Value>(&activity_machine(&activity_arn)).unwrap());
     // A token is answered once.
     let (status, code, _) = server.sfn_error("SendTaskSuccess", json!({ "taskToken": token, "output": "{}" }).to_string().as_bytes());
     assert_eq!((status, code.as_str()), (400, "InvalidToken"));
@@ -249,6 +253,7 @@ fn serve_answers_bad_requests_with_aws_error_shapes_and_keeps_serving() {
     let server = Server::start();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("ListTagsForRobots", b"{}".to_vec(), "UnknownOperationException"),
+        ("TagRobot", b"{not json".to_vec(), "UnknownOperationException"),
         ("DescribeExecution", json!({ "executionArn": format!("{ACCOUNT_ARN}:execution:m:missing") }).to_string().into_bytes(), "ExecutionDoesNotExist"),
         ("DescribeExecution", json!({ "executionArn": "not-an-arn" }).to_string().into_bytes(), "InvalidArn"),
         ("DescribeExecution", b"{\"executionArn\": ".to_vec(), "SerializationException"),

@@ -520,6 +520,17 @@ impl LocalService {
         .await
     }
 
+    /// The state machine an execution ran and the definition it started with
+    /// (`DescribeStateMachineForExecution`): `(state machine ARN, definition)`.
+    pub async fn execution_definition(&self, arn: &str) -> Result<(String, String), ServiceError> {
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| match s.execution(&a)? {
+            Some(row) => Ok((row.state_machine_arn, row.definition)),
+            None => Err(ServiceError::ExecutionDoesNotExist(a)),
+        })
+        .await
+    }
+
     /// Executions, newest first; of one state machine and/or with one status.
     pub async fn list_executions(&self, state_machine_arn: Option<&str>, status: Option<&str>) -> Result<Vec<ExecutionDescription>, ServiceError> {
         let (m, st) = (state_machine_arn.map(str::to_owned), status.map(str::to_owned));

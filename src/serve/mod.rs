@@ -112,6 +112,11 @@ async fn step_functions(state: &State, target: &str, req: Request<Incoming>) -> 
     let Some(operation) = target.strip_prefix("AWSStepFunctions.") else {
         return error_response(StatusCode::BAD_REQUEST, "UnknownOperationException", &format!("stepwise serve does not serve '{target}'"));
     };
+    // An operation not served is said at once, whatever the body holds.
+    if !sfn::OPERATIONS.contains(&operation) {
+        let e = sfn::unknown_operation(operation);
+        return error_response(StatusCode::BAD_REQUEST, e.code, &e.message);
+    }
     let operation = operation.to_owned();
     let bytes: Bytes = match Limited::new(req.into_body(), MAX_JSON_BODY).collect().await {
         Ok(b) => b.to_bytes(),

@@ -219,7 +219,7 @@ impl S3 for LocalS3 {
         if !created {
             return Err(s3_error!(BucketAlreadyOwnedByYou, "the bucket '{name}' already exists"));
         }
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")), ..Default::default() }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {

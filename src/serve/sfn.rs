@@ -46,6 +46,34 @@ impl From<ServiceError> for ApiError {
 
 type Answer = Result<Value, ApiError>;
 
+/// The operations [`call`] answers.
+pub const OPERATIONS: &[&str] = &[
+    "CreateStateMachine",
+    "UpdateStateMachine",
+    "DescribeStateMachine",
+    "DescribeStateMachineForExecution",
+    "ListStateMachines",
+    "DeleteStateMachine",
+    "StartExecution",
+    "StopExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "CreateActivity",
+    "DescribeActivity",
+    "ListActivities",
+    "DeleteActivity",
+    "GetActivityTask",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "ValidateStateMachineDefinition",
+];
+
+pub fn unknown_operation(operation: &str) -> ApiError {
+    ApiError::new("UnknownOperationException", format!("stepwise serve does not support the operation '{operation}'"))
+}
+
 /// Runs one operation on its (already parsed) request object.
 pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Value>) -> Answer {
     let r = Request(body);
@@ -112,10 +140,17 @@ pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Va
             Ok(json!({}))
         }
         "ValidateStateMachineDefinition" => validate_definition(r),
-        other => Err(ApiError::new(
-            "UnknownOperationException",
-            format!("stepwise serve does not support the operation '{other}'"),
-        )),
+        "DescribeStateMachineForExecution" => {
+            let (machine_arn, definition) = service.execution_definition(r.arn("executionArn")?).await?;
+            let name = machine_arn.rsplit(':').next().unwrap_or("").to_owned();
+            let mut out = json!({ "stateMachineArn": machine_arn, "name": name, "definition": definition, "roleArn": crate::runtime::service::ROLE_ARN });
+            // The machine may be gone since; its dates go with it.
+            if let Ok(d) = service.describe_state_machine(&machine_arn).await {
+                out["updateDate"] = seconds(d.update_date.unwrap_or(d.creation_date));
+            }
+            Ok(out)
+        }
+        other => Err(unknown_operation(other)),
     }
 }
 
