@@ -36,9 +36,18 @@ impl Server {
     }
 
     fn start_in(data_dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
+        Server::start_with(data_dir, &[], None)
+    }
+
+    fn start_with(data_dir: &Path, extra: &[&str], config_dir: Option<&Path>) -> Server {
+        let mut command = Command::new(BIN);
+        if let Some(dir) = config_dir {
+            command.env("STEPWISE_CONFIG_DIR", dir);
+        }
+        let mut child = command
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -295,6 +304,84 @@ fn a_second_serve_on_the_same_data_dir_is_refused_with_the_owner_named() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stepwise serve") && err.contains(&_first.child.id().to_string()), "{err}");
+}
+
+#[test]
+fn serve_runs_the_configured_local_workers_only_when_asked() {
+    let (data, config) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(config.path().join("workers.json"), r#"{"workers":[{"activity":"echo","kind":"command","command":"cat"}]}"#).unwrap();
+    let server = Server::start_with(data.path(), &["--workers"], Some(config.path()));
+    let activity_arn = server.sfn("CreateActivity", json!({ "name": "echo" }))["activityArn"].as_str().unwrap().to_owned();
+    let machine_arn = server.sfn("CreateStateMachine", json!({ "name": "echoed", "definition": activity_machine(&activity_arn), "roleArn": "r" }))["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exec = server.sfn("StartExecution", json!({ "stateMachineArn": machine_arn, "input": "{\"n\":1}" }));
+    let done = wait_for_status(&server, exec["executionArn"].as_str().unwrap(), "SUCCEEDED");
+    assert_eq!(serde_json::from_str::<Value>(done["output"].as_str().unwrap()).unwrap(), json!({ "n": 1 }));
+    drop(server);
+
+    // Without --workers the same profile answers nothing: the task waits for an outside worker.
+    let server = Server::start_with(data.path(), &[], Some(config.path()));
+    let exec = server.sfn("StartExecution", json!({ "stateMachineArn": machine_arn, "input": "{}" }));
+    let arn = exec["executionArn"].as_str().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(server.sfn("DescribeExecution", json!({ "executionArn": arn }))["status"], "RUNNING");
+    let task = server.sfn("GetActivityTask", json!({ "activityArn": activity_arn }));
+    assert!(task["taskToken"].is_string(), "{task}");
+    server.sfn("SendTaskFailure", json!({ "taskToken": task["taskToken"], "error": "Nope", "cause": "by hand" }));
+    let failed = wait_for_status(&server, arn, "FAILED");
+    assert_eq!((failed["error"].as_str(), failed["cause"].as_str()), (Some("Nope"), Some("by hand")));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_serve_cleanly_and_frees_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(dir.path());
+    server.sfn("CreateActivity", json!({ "name": "kept" }));
+    let killed = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let next = Server::start_in(dir.path());
+    assert_eq!(next.sfn("ListActivities", json!({}))["activities"][0]["name"], "kept");
+}
+
+/// The AWS CLI, when the LocalStack scripts have installed it under target/.
+#[test]
+fn the_aws_cli_works_against_serve() {
+    let aws = Path::new(BIN).parent().and_then(Path::parent).unwrap().join("localstack-venv").join("bin").join("aws");
+    if !aws.exists() {
+        eprintln!("\n*** SKIPPED the_aws_cli_works_against_serve: no AWS CLI at {} ***\n", aws.display());
+        return;
+    }
+    let server = Server::start();
+    let run = |args: &[&str]| {
+        let out = Command::new(&aws)
+            .args(args)
+            .args(["--endpoint-url", &server.url(), "--region", "us-east-1", "--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "any")
+            .env("AWS_SECRET_ACCESS_KEY", "any")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["stepfunctions", "create-activity", "--name", "cli"]);
+    let listed: Value = serde_json::from_str(&run(&["stepfunctions", "list-activities"])).unwrap();
+    assert_eq!(listed["activities"][0]["name"], "cli");
+    assert_eq!(serde_json::from_str::<Value>(&run(&["stepfunctions", "list-state-machines"])).unwrap(), json!({ "stateMachines": [] }));
+    run(&["s3", "mb", "s3://cli-bucket"]);
+    assert!(run(&["s3", "ls"]).contains("cli-bucket"));
 }
 
 /// The one slow test: AWS's long poll lasts 60 s and ends with `{}` when no task came; other
