@@ -184,12 +184,10 @@ fn file_stream(mut file: std::fs::File, start: u64, len: u64) -> StreamingBlob {
     StreamingBlob::wrap(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
+/// A fresh upload id: 32 hex digits, so it can name a folder safely.
 fn hex_id() -> String {
-    let mut id = [0u8; 16];
-    for (i, b) in crate::runtime::service::fresh_seed().to_be_bytes().iter().chain(crate::runtime::service::fresh_seed().to_le_bytes().iter()).enumerate() {
-        id[i] = *b;
-    }
-    hex::encode(id)
+    use crate::runtime::service::fresh_seed;
+    format!("{:016x}{:016x}", fresh_seed(), fresh_seed())
 }
 
 #[async_trait::async_trait]
