@@ -10,5 +10,6 @@ pub mod engine;
 pub mod runtime;
 pub mod store;
 pub mod backend;
+pub mod serve;
 pub mod cli;
 pub mod app;

@@ -5,28 +5,31 @@ use std::path::Path;
 
 /// Each layer and the layers it must never name. Lower layers never depend on higher ones.
 const FORBIDDEN: &[(&str, &[&str])] = &[
-    ("asl", &["crate::validate", "crate::cli", "crate::engine", "crate::monitor", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
-    ("validate", &["crate::cli", "crate::engine", "crate::monitor", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+    ("asl", &["crate::validate", "crate::cli", "crate::serve", "crate::engine", "crate::monitor", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
+    ("validate", &["crate::cli", "crate::serve", "crate::engine", "crate::monitor", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui"]),
     // The engine is sans-IO: no async runtime, no database, no clock, no files.
     (
         "engine",
-        &["crate::cli", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "tokio", "rusqlite", "SystemTime", "std::fs"],
+        &["crate::cli", "crate::serve", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "tokio", "rusqlite", "SystemTime", "std::fs"],
     ),
     // The store writes what the runtime decides; it drives nothing.
-    ("store", &["crate::cli", "crate::runtime", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "tokio"]),
-    ("runtime", &["crate::cli", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "rusqlite"]),
+    ("store", &["crate::cli", "crate::serve", "crate::runtime", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "tokio"]),
+    ("runtime", &["crate::cli", "crate::serve", "crate::monitor", "crate::backend", "crate::app", "crate::ui", "rusqlite"]),
     // The views talk to the backend, never the other way round.
-    ("backend", &["crate::cli", "crate::app", "crate::ui"]),
+    ("backend", &["crate::cli", "crate::serve", "crate::app", "crate::ui"]),
     // The picture of a machine is shared by the window and `stepwise render`: no GUI crate.
-    ("diagram", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "egui", "eframe"]),
+    ("diagram", &["crate::cli", "crate::serve", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "egui", "eframe"]),
     // A template is written from the definition alone: no engine, no AWS call.
-    ("cloudformation", &["crate::cli", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "aws_sdk_", "egui"]),
+    ("cloudformation", &["crate::cli", "crate::serve", "crate::engine", "crate::runtime", "crate::store", "crate::monitor", "crate::backend", "crate::app", "aws_sdk_", "egui"]),
     // The model of a watched execution comes from history events alone, so it works the same
     // for local and AWS executions; the window draws it.
     (
         "monitor",
-        &["crate::cli", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui", "egui", "eframe", "tokio", "rusqlite", "aws_sdk_"],
+        &["crate::cli", "crate::serve", "crate::runtime", "crate::store", "crate::backend", "crate::app", "crate::ui", "egui", "eframe", "tokio", "rusqlite", "aws_sdk_"],
     ),
+    // The endpoint serves the local engine beside the AWS backend, never through it: it names
+    // no AWS SDK crate and no window, and the commands start it, not the other way round.
+    ("serve", &["crate::cli", "crate::backend", "crate::app", "crate::ui", "egui", "eframe", "aws_sdk_", "aws_config", "rusqlite"]),
 ];
 
 /// The engine is sans-IO: it reads no clock, touches no file or process and spawns nothing,

@@ -16,6 +16,7 @@ mod robustness;
 mod roundtrip;
 mod runtime;
 mod s3_upload;
+mod serve;
 mod validator;
 mod video_check;
 mod workflow_runs;

@@ -21,6 +21,7 @@ mod render;
 mod resume;
 mod run;
 mod run_local;
+mod serve;
 mod worker;
 
 pub use connection::ConnectionArgs;
@@ -236,6 +237,22 @@ pub enum Command {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
+    /// Serve the local engine over the Step Functions API and the local buckets over the S3
+    /// API on 127.0.0.1, for the AWS CLI, the SDKs and activity workers. Runs no workers of
+    /// its own unless --workers is given, so external workers get the activity tasks.
+    Serve {
+        /// The port (0 picks a free one; the line printed on start names it).
+        #[arg(long, default_value_t = 8083)]
+        port: u16,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// 1 is real time; 10 runs waits and timeouts ten times as fast.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Also run the configured local worker profiles in this process.
+        #[arg(long)]
+        workers: bool,
+    },
     /// Finish the running executions whose process is gone; one JSON line per execution.
     Resume {
         #[arg(long)]
@@ -345,6 +362,7 @@ pub fn run() -> ExitCode {
                 output,
             })
         }
+        Some(Command::Serve { port, data_dir, time_scale, workers }) => serve::run(serve::ServeArgs { port, data_dir, time_scale, workers }),
         Some(Command::Resume { data_dir, time_scale }) => resume::run(resume::ResumeArgs { data_dir, time_scale }),
         Some(Command::Run { definition, input, machine_type, name, context, mock_config, test_case, time_scale, history, data_dir, handlers }) => {
             run::run(run::RunArgs {

@@ -225,6 +225,18 @@ impl LocalBuckets {
         Ok(true)
     }
 
+    /// Deletes an empty bucket. `Ok(false)` when it holds objects (nothing is deleted, as S3
+    /// refuses with BucketNotEmpty).
+    pub fn delete_bucket(&self, bucket: &str) -> Result<bool, BucketError> {
+        let dir = self.bucket_dir(bucket)?;
+        if !read_all_records(&dir.join(OBJECTS_DIR))?.is_empty() {
+            return Ok(false);
+        }
+        fs::remove_dir_all(&dir)
+            .map_err(|e| BucketError::io(format!("could not delete the bucket folder {}", dir.display()), e))?;
+        Ok(true)
+    }
+
     pub fn bucket_exists(&self, bucket: &str) -> bool {
         validate_bucket_name(bucket).is_ok() && self.root.join(bucket).is_dir()
     }
@@ -289,6 +301,20 @@ impl LocalBuckets {
         reader: &mut dyn Read,
         options: &PutOptions,
     ) -> Result<ObjectMeta, BucketError> {
+        self.put_object_with_etag(bucket, key, reader, options, None)
+    }
+
+    /// `put_object_from`, recording `etag` instead of the MD5 of the bytes: a multipart
+    /// upload's ETag is the MD5 of its parts' MD5s and their count, which only the uploader
+    /// of the parts knows.
+    pub fn put_object_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+        reader: &mut dyn Read,
+        options: &PutOptions,
+        etag: Option<String>,
+    ) -> Result<ObjectMeta, BucketError> {
         validate_key(key)?;
         let dir = self.bucket_dir(bucket)?;
         let (objects, data) = (dir.join(OBJECTS_DIR), dir.join(DATA_DIR));
@@ -323,7 +349,7 @@ impl LocalBuckets {
         let meta = ObjectMeta {
             key: key.to_string(),
             size,
-            etag: format!("\"{}\"", hex::encode(md5)),
+            etag: etag.unwrap_or_else(|| format!("\"{}\"", hex::encode(md5))),
             checksum_crc32: BASE64.encode(crc.to_be_bytes()),
             content_type: options
                 .content_type

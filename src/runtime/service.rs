@@ -452,6 +452,17 @@ impl LocalService {
         .await
     }
 
+    /// `DeleteStateMachine`: running executions go on to their end (as in AWS); deleting one
+    /// that does not exist is not an error (AWS answers it with success too).
+    pub async fn delete_state_machine(&self, arn: &str) -> Result<(), ServiceError> {
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| {
+            s.delete_state_machine(&a)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// State machines by name.
     pub async fn list_state_machines(&self) -> Result<Vec<StateMachineDescription>, ServiceError> {
         blocking(self.store(), |s| Ok(s.state_machines()?.into_iter().map(Into::into).collect())).await
@@ -504,6 +515,17 @@ impl LocalService {
         let a = arn.to_owned();
         blocking(self.store(), move |s| match s.execution(&a)? {
             Some(row) => Ok(row.into()),
+            None => Err(ServiceError::ExecutionDoesNotExist(a)),
+        })
+        .await
+    }
+
+    /// The state machine an execution ran and the definition it started with
+    /// (`DescribeStateMachineForExecution`): `(state machine ARN, definition)`.
+    pub async fn execution_definition(&self, arn: &str) -> Result<(String, String), ServiceError> {
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| match s.execution(&a)? {
+            Some(row) => Ok((row.state_machine_arn, row.definition)),
             None => Err(ServiceError::ExecutionDoesNotExist(a)),
         })
         .await

@@ -837,6 +837,12 @@ impl Store {
     pub fn delete_activity(&mut self, arn: &str) -> Result<bool> {
         Ok(self.conn.execute("DELETE FROM activities WHERE arn = ?1", [arn])? == 1)
     }
+
+    /// Removes a state machine; its executions stay (they keep the definition they started
+    /// with). `false` when there was none.
+    pub fn delete_state_machine(&mut self, arn: &str) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM state_machines WHERE arn = ?1", [arn])? == 1)
+    }
 }
 
 const EXECUTION_COLUMNS: &str = "SELECT arn, state_machine_arn, name, status, input, output, error, cause, start_ms, stop_ms,
