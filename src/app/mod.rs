@@ -9,6 +9,7 @@
 pub mod buckets;
 pub mod canvas;
 pub mod command;
+pub mod connection;
 pub mod document;
 pub mod files;
 pub mod ingest;
@@ -78,6 +79,8 @@ pub struct StartOptions {
 pub struct DesignerApp {
     pub mode: Mode,
     pub run: run::RunView,
+    /// The toolbar's connection switch and the "Connect to AWS" window.
+    pub connection: connection::ConnectionUi,
     pub doc: Document,
     pub selection: Vec<String>,
     pub tab: Tab,
@@ -107,13 +110,12 @@ impl DesignerApp {
     pub fn new(options: StartOptions) -> DesignerApp {
         let settings = Settings::load(&options.config_dir);
         let recoveries = Recovery::list(&options.config_dir);
-        let run = match &options.data_dir {
-            Some(d) => run::RunView::start_local(d.clone(), options.config_dir.clone()),
-            None => run::RunView::default(),
-        };
+        let connection = connection::ConnectionUi::new(options.config_dir.clone(), options.data_dir.clone());
+        let run = connection.start(&connection.saved());
         let mut app = DesignerApp {
             mode: Mode::Design,
             run,
+            connection,
             doc: Document::new_untitled(),
             selection: Vec::new(),
             tab: Tab::Diagram,
@@ -165,6 +167,14 @@ impl DesignerApp {
             let names = crate::asl::model::all_state_names(&self.doc.root);
             self.selection.retain(|s| names.contains(s));
         }
+    }
+
+    /// Replaces the backend: the old one is ended, the new one started, the choice saved.
+    pub fn switch_connection(&mut self, to: crate::backend::aws::Connection) {
+        self.connection.save(&to);
+        self.run.shut_down();
+        self.run = self.connection.start(&to);
+        self.mode = Mode::Run;
     }
 
     /// Opens a file (after the unsaved-changes question has been answered).
@@ -393,6 +403,9 @@ impl DesignerApp {
         }
         self.shortcuts(&ctx);
         self.menu_ui(ui);
+        if let Some(c) = self.connection.window_ui(&ctx) {
+            self.switch_connection(c);
+        }
         self.status_ui(ui);
         // Settings open from the File menu in either mode.
         settings::workers_window(&mut self.run, &ctx);
@@ -514,6 +527,9 @@ impl DesignerApp {
             egui::MenuBar::new().ui(ui, |ui| {
                 ui.selectable_value(&mut self.mode, Mode::Design, RichText::new("✏ Design").strong());
                 ui.selectable_value(&mut self.mode, Mode::Run, RichText::new("▶ Run").strong());
+                if let Some(c) = self.connection.toolbar_ui(ui, &self.run) {
+                    self.switch_connection(c);
+                }
                 ui.separator();
                 ui.menu_button("File", |ui| {
                     if ui.add(egui::Button::new("New").shortcut_text("Ctrl+N")).clicked() {

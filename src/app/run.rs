@@ -71,6 +71,8 @@ pub struct BucketView {
 
 pub struct RunView {
     backend: Option<Backend>,
+    /// Which engine the backend is: the local one or an AWS target.
+    pub target: crate::backend::aws::Connection,
     /// The window's context, once the first frame has run: the backend's waker repaints it.
     repaint: Arc<OnceLock<egui::Context>>,
     pub connection: Connection,
@@ -116,6 +118,7 @@ impl Default for RunView {
     fn default() -> Self {
         RunView {
             backend: None,
+            target: crate::backend::aws::Connection::Local,
             repaint: Arc::new(OnceLock::new()),
             connection: Connection::Off,
             workflow_file: String::new(),
@@ -151,15 +154,45 @@ impl RunView {
     /// Starts the local backend on `data_dir` (settings and worker profiles in `config_dir`).
     pub fn start_local(data_dir: PathBuf, config_dir: PathBuf) -> RunView {
         let mut view = RunView::default();
-        let slot = Arc::clone(&view.repaint);
-        let waker: crate::backend::Waker = Arc::new(move || {
-            if let Some(ctx) = slot.get() {
-                ctx.request_repaint();
-            }
-        });
+        let waker = view.waker();
         view.backend = Some(crate::backend::local::LocalBackend::start(data_dir, config_dir, waker));
         view.connection = Connection::Connecting;
         view
+    }
+
+    /// Starts the AWS backend on `target` (settings and worker profiles in `config_dir`).
+    pub fn start_aws(target: crate::backend::aws::AwsTarget, config_dir: PathBuf) -> RunView {
+        let mut view = RunView::default();
+        let waker = view.waker();
+        view.backend = Some(crate::backend::aws::AwsBackend::start(target.clone(), config_dir, waker));
+        view.target = crate::backend::aws::Connection::Aws(target);
+        view.connection = Connection::Connecting;
+        view
+    }
+
+    /// A waker that repaints the window once it has drawn its first frame.
+    fn waker(&self) -> crate::backend::Waker {
+        let slot = Arc::clone(&self.repaint);
+        Arc::new(move || {
+            if let Some(ctx) = slot.get() {
+                ctx.request_repaint();
+            }
+        })
+    }
+
+    pub fn is_aws(&self) -> bool {
+        matches!(self.target, crate::backend::aws::Connection::Aws(_))
+    }
+
+    /// Ends the backend without making the window wait: an AWS backend may be inside a call
+    /// that takes seconds to fail, so it is let go on a thread of its own. A local one is
+    /// ended here, because the next local backend needs its data directory free.
+    pub fn shut_down(&mut self) {
+        if let Some(b) = self.backend.take() {
+            if self.is_aws() {
+                let _ = std::thread::Builder::new().name("stepwise-aws-close".into()).spawn(move || drop(b));
+            }
+        }
     }
 
     pub fn send(&self, command: Command) {
@@ -172,8 +205,10 @@ impl RunView {
     pub fn connection_label(&self) -> Option<(String, bool)> {
         match &self.connection {
             Connection::Off => None,
+            Connection::Connecting if self.is_aws() => Some(("AWS · connecting…".into(), false)),
             Connection::Connecting => Some(("Local engine · starting…".into(), false)),
             Connection::Connected(label) => Some((label.clone(), false)),
+            Connection::Unavailable(_) if self.is_aws() => Some(("AWS · not connected".into(), true)),
             Connection::Unavailable(_) => Some(("Local engine · not running".into(), true)),
         }
     }
@@ -317,7 +352,8 @@ impl RunView {
                 return;
             }
             _ => {
-                self.notice = Some(("Cannot upload yet: the local engine is still starting. Drop the files again in a moment.".into(), true));
+                let what = if self.is_aws() { "the connection to AWS is still being made" } else { "the local engine is still starting" };
+                self.notice = Some((format!("Cannot upload yet: {what}. Drop the files again in a moment."), true));
                 return;
             }
         }
@@ -347,7 +383,8 @@ impl RunView {
         let mut open = true;
         let mut start = false;
         egui::Window::new("Start execution").open(&mut open).default_width(460.0).show(ctx, |ui| {
-            ui.label(format!("Runs {name} on the local engine with this input."));
+            let place = if self.target == crate::backend::aws::Connection::Local { "the local engine" } else { "AWS (deployed first)" };
+            ui.label(format!("Runs {name} on {place} with this input."));
             egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
                 ui.add(egui::TextEdit::multiline(input).code_editor().desired_rows(8).desired_width(f32::INFINITY).id_salt("start-input"));
             });
@@ -394,14 +431,19 @@ impl RunView {
         if let Connection::Unavailable(why) = &self.connection {
             let pal = Palette::of(ui.ctx());
             let why = why.clone();
+            let (heading, hint) = if self.is_aws() {
+                ("Not connected to AWS", "The designer keeps working; fix the cause, then connect again from the connection button in the toolbar (or pick the local engine there).")
+            } else {
+                ("The local engine is not running", "The designer keeps working; restart Stepwise once the data directory is free, or connect to AWS from the toolbar.")
+            };
             egui::CentralPanel::default().show(ui, |ui| {
                 ui.add_space(40.0);
                 ui.vertical_centered(|ui| {
-                    ui.heading(RichText::new("The local engine is not running").color(pal.error));
+                    ui.heading(RichText::new(heading).color(pal.error));
                     ui.add_space(8.0);
                     ui.label(why);
                     ui.add_space(8.0);
-                    ui.label(RichText::new("The designer keeps working; restart Stepwise once the data directory is free.").weak());
+                    ui.label(RichText::new(hint).weak());
                 });
             });
             return;

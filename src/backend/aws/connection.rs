@@ -7,6 +7,7 @@
 //! [`AwsClients`] are the SDK clients built from it, in one place, with one loaded
 //! configuration: Step Functions, S3 and STS agree on region, endpoint and credentials.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -98,6 +99,39 @@ impl ConnectionSettings {
     pub fn save(&self, config_dir: &std::path::Path) -> Result<(), String> {
         crate::paths::save_settings(&Self::path(config_dir), self)
     }
+}
+
+/// The profile names of the shared AWS files (`~/.aws/config`, `~/.aws/credentials`, or
+/// the files `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` name), sorted, with "default"
+/// always present. Names only: nothing else of those files is read or kept.
+pub fn profile_names() -> Vec<String> {
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(std::path::PathBuf::from);
+    let file = |var: &str, default: &str| std::env::var_os(var).map(std::path::PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)));
+    let read = |p: Option<std::path::PathBuf>| p.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    profile_names_in(&read(file("AWS_CONFIG_FILE", "config")), &read(file("AWS_SHARED_CREDENTIALS_FILE", "credentials")))
+}
+
+/// The section headers of the two files as profile names. aws-config's own parser reaches
+/// the files only through aws-types' `os_shim_internal` (not a public API to build on), and
+/// the window needs nothing but the names, so the headers are read here: `[profile NAME]`
+/// and `[default]` in the config file, `[NAME]` in the credentials file; `[sso-session …]`
+/// and `[services …]` sections are not profiles.
+pub fn profile_names_in(config: &str, credentials: &str) -> Vec<String> {
+    let headers = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix('[')?.split(']').next().map(|h| h.trim().to_owned()))
+            .collect()
+    };
+    let mut names: BTreeSet<String> = BTreeSet::from(["default".to_owned()]);
+    for h in headers(config) {
+        if let Some(name) = h.strip_prefix("profile ").or_else(|| h.strip_prefix("profile\t")) {
+            names.insert(name.trim().to_owned());
+        } else if h == "default" {
+            names.insert(h);
+        }
+    }
+    names.extend(headers(credentials).into_iter().filter(|h| !h.is_empty() && !h.contains(' ')));
+    names.into_iter().filter(|n| !n.is_empty()).collect()
 }
 
 /// `http://127.0.0.1:4566`, `http://localhost`, `http://[::1]:8080/` and the like.
@@ -232,6 +266,14 @@ mod tests {
         for url in ["https://states.eu-west-1.amazonaws.com", "http://127.0.0.1.example.com", "http://localhost.evil.com", "http://10.0.0.1:4566", "http://[::2]:1"] {
             assert!(!is_loopback_url(url), "{url}");
         }
+    }
+
+    #[test]
+    fn profile_names_come_from_both_files_headers_only() {
+        let config = "[default]\nregion = eu-west-1\n[profile dev]\nsso_session = corp\n[sso-session corp]\nsso_region = us-east-1\n[services s3]\n  [profile  prod ]\n";
+        let credentials = "[ci]\naws_access_key_id = AKIA\n# [commented]\n[dev]\n";
+        assert_eq!(profile_names_in(config, credentials), ["ci", "default", "dev", "prod"]);
+        assert_eq!(profile_names_in("", ""), ["default"]);
     }
 
     #[test]
