@@ -1,6 +1,7 @@
 //! One integration-test binary (it links once, which matters on two cores).
 mod aws_e2e;
 mod aws_sfn;
+mod aws_ui;
 mod cli;
 mod cloudformation;
 mod designer;
