@@ -109,16 +109,17 @@ impl ConnectionUi {
             (Connection::Local, None) => "No engine".into(),
             (Connection::Aws(t), None) => format!("AWS · {}", t.label()),
         };
-        let icon = if run.is_aws() { "☁" } else { "🖥" };
+        // egui's fonts have no cloud glyph: AWS is named by its label alone.
+        let text = if run.is_aws() { label } else { format!("🖥 {label}") };
         let mut choice = None;
-        ui.menu_button(format!("{icon} {label}"), |ui| {
+        ui.menu_button(text, |ui| {
             let local = ui.add_enabled(self.data_dir.is_some(), egui::Button::new("🖥 Local engine"));
             let local = local.on_disabled_hover_text("No data directory: set STEPWISE_DATA_DIR.");
             if local.clicked() {
                 choice = Some(Connection::Local);
                 ui.close();
             }
-            if ui.button("☁ Connect to AWS…").clicked() {
+            if ui.button("Connect to AWS…").clicked() {
                 self.open_window();
                 ui.close();
             }
@@ -142,7 +143,12 @@ impl ConnectionUi {
         let mut open = true;
         let mut connect = false;
         let mut cancel = false;
-        egui::Window::new("Connect to AWS").open(&mut open).collapsible(false).resizable(false).default_width(520.0).show(ctx, |ui| {
+        egui::Window::new("Connect to AWS")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(520.0)
+            .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0)).show(ctx, |ui| {
             egui::Grid::new("aws-connection").num_columns(2).spacing([10.0, 8.0]).show(ui, |ui| {
                 ui.label("Profile");
                 egui::ComboBox::from_id_salt("aws-profile").selected_text(self.profile.clone()).width(260.0).show_ui(ui, |ui| {

@@ -206,7 +206,7 @@ async fn serve(target: AwsTarget, config_dir: PathBuf, mut rx: UnboundedReceiver
         // Functions call tells which, so a dead endpoint or an expired login is said at once.
         if let Err(e) = sfn.list_state_machines().await {
             if matches!(e, AwsError::Unreachable { .. } | AwsError::Credentials { .. }) {
-                out.send(Update::Unavailable(format!("Cannot use {}: {e}.", sfn.clients.place())));
+                out.send(Update::Unavailable(sentence(&e.to_string())));
                 return;
             }
             out.notice(format!("Connected, but {e}."), true);
@@ -923,6 +923,13 @@ impl PendingScan {
             _ => {}
         }
     }
+}
+
+/// "cannot reach …" as a sentence: capital first, full stop last.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
 }
 
 fn short_name(arn: &str) -> &str {
