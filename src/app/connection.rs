@@ -76,7 +76,7 @@ impl ConnectionUi {
     /// The target the window's fields describe, or what is wrong with them.
     pub fn target(&self) -> Result<AwsTarget, String> {
         let endpoint = self.endpoint.trim();
-        if !endpoint.is_empty() && !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        if !(endpoint.is_empty() || endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err("The endpoint URL starts with http:// or https:// (for example http://127.0.0.1:8099); leave it empty for AWS itself.".into());
         }
         let role = self.role_arn.trim();
