@@ -286,21 +286,30 @@ async fn validation_refuses_and_stop_aborts() {
     }
 }
 
-/// A proxy that throttles one connection in eight and cuts another one in eight part-way
-/// sits between Stepwise and the server: an upload still stores exactly the file, and a
-/// watched history still arrives whole, each event once.
+/// Proxies that throttle and cut connections sit between Stepwise and the server: an upload
+/// still stores exactly the file, and a watched history still arrives whole, each event once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_and_monitoring_survive_throttling_and_dropped_connections() {
+    use std::sync::atomic::Ordering::SeqCst;
     for (label, url, _serve) in servers() {
         let direct = connect(&url).await;
         let upstream = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let proxy = FaultProxy::start(&upstream, |n| match n % 8 {
+        // Uploads: of each three new connections, one is throttled and one is cut part-way
+        // through a part; the third stays up (kept alive, it carries the retried parts).
+        let upload_proxy = FaultProxy::start(&upstream, |n| match n % 3 {
             1 => Fault::Throttle,
-            // Past the request's headers (about 1 KB signed), so some cuts fall in a response.
-            5 => Fault::CutAfter(600 + (n * 997) % 6000),
+            2 => Fault::CutAfter((1 << 20) + (n * 7919 * 64) % (3 << 20)),
             _ => Fault::Forward,
         });
-        let flaky = connect(&proxy.url).await;
+        // Watching: no connection lives long. Each is throttled, cut within its first request
+        // or response, or cut after a few dozen polls.
+        let watch_proxy = FaultProxy::start(&upstream, |n| match n % 3 {
+            0 => Fault::CutAfter(8_000 + (n * 7919) % 30_000),
+            1 => Fault::Throttle,
+            _ => Fault::CutAfter(600 + (n * 997) % 3_000),
+        });
+        let flaky = connect(&upload_proxy.url).await;
+        let watcher = connect(&watch_proxy.url).await;
 
         let bucket = unique("flaky");
         ensure_bucket(&direct, &bucket).await;
@@ -330,7 +339,7 @@ async fn uploads_and_monitoring_survive_throttling_and_dropped_connections() {
         let mut cursor = HistoryCursor::new(&started.execution_arn);
         let mut seen = Vec::new();
         loop {
-            match cursor.poll(&flaky).await {
+            match cursor.poll(&watcher).await {
                 Ok(events) => seen.extend(events),
                 // What the app does when retries run out: keep what it has and poll again.
                 Err(e) => println!("{label}: poll failed after retries ({e}); polling again"),
@@ -344,9 +353,14 @@ async fn uploads_and_monitoring_survive_throttling_and_dropped_connections() {
         assert_eq!(seen, whole, "{label}: the watched history is the whole history, each event once");
         assert_eq!(event_type(whole.last().unwrap()), "ExecutionSucceeded", "{label}");
 
-        let stats = &proxy.stats;
-        let (throttled, cut) = (stats.throttled.load(std::sync::atomic::Ordering::SeqCst), stats.cut.load(std::sync::atomic::Ordering::SeqCst));
-        assert!(throttled > 0 && cut > 0, "{label}: the proxy did misbehave ({throttled} throttled, {cut} cut)");
+        for (what, proxy) in [("upload", &upload_proxy), ("watch", &watch_proxy)] {
+            let (throttled, cut) = (proxy.stats.throttled.load(SeqCst), proxy.stats.cut.load(SeqCst));
+            assert!(throttled > 0 && cut > 0, "{label}: the {what} proxy did misbehave ({throttled} throttled, {cut} cut)");
+        }
+        let (throttled, cut) = (
+            upload_proxy.stats.throttled.load(SeqCst) + watch_proxy.stats.throttled.load(SeqCst),
+            upload_proxy.stats.cut.load(SeqCst) + watch_proxy.stats.cut.load(SeqCst),
+        );
         println!("{label}: {} events and a 13 MiB upload through {throttled} throttled and {cut} cut connections", whole.len());
     }
 }
