@@ -364,3 +364,29 @@ async fn uploads_and_monitoring_survive_throttling_and_dropped_connections() {
         println!("{label}: {} events and a 13 MiB upload through {throttled} throttled and {cut} cut connections", whole.len());
     }
 }
+
+/// The deploy dialog's role list: roles Step Functions may assume, and not the others. On
+/// `stepwise serve` (no IAM) it is an error in words, so the dialog falls back to typing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_roles_are_the_ones_step_functions_may_assume() {
+    for (label, url, _serve) in servers() {
+        let sfn = connect(&url).await;
+        if label == "stepwise serve" {
+            let e = stepwise::backend::aws::roles::execution_roles(&sfn.clients).await.unwrap_err();
+            assert!(!e.to_string().is_empty());
+            continue;
+        }
+        let trust = |service: &str| {
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}).to_string()
+        };
+        let (states, lambda) = (unique("states-role"), unique("lambda-role"));
+        for (name, service) in [(&states, "states.amazonaws.com"), (&lambda, "lambda.amazonaws.com")] {
+            sfn.clients.iam.create_role().role_name(name.as_str()).assume_role_policy_document(trust(service)).send().await.unwrap();
+        }
+        let roles = stepwise::backend::aws::roles::execution_roles(&sfn.clients).await.unwrap();
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert!(names.contains(&states.as_str()), "{label}: {names:?}");
+        assert!(!names.contains(&lambda.as_str()), "{label}: {names:?}");
+        assert!(roles.iter().all(|r| r.arn.starts_with("arn:aws:iam::")), "{label}: {roles:?}");
+    }
+}
