@@ -1,7 +1,9 @@
 //! One integration-test binary (it links once, which matters on two cores).
+mod aws_e2e;
 mod aws_sfn;
 mod cli;
 mod cloudformation;
+mod deploy_ui;
 mod designer;
 mod edits;
 mod fault_proxy;
