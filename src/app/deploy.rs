@@ -222,7 +222,9 @@ impl DeployDialog {
             return out;
         }
         let mut open = true;
-        egui::Window::new("Deploy").id(egui::Id::new("deploy-dialog")).open(&mut open).default_width(620.0).default_height(560.0).show(ctx, |ui| {
+        let top = ctx.content_rect().center_top() + egui::vec2(0.0, 50.0);
+        let window = egui::Window::new("Deploy").id(egui::Id::new("deploy-dialog")).open(&mut open).pivot(egui::Align2::CENTER_TOP).default_pos(top);
+        window.default_width(620.0).show(ctx, |ui| {
             let pal = Palette::of(ui.ctx());
             match connection {
                 Some(label) => ui.label(RichText::new(format!("Deploys to: {label}")).strong()),
@@ -366,6 +368,11 @@ impl DeployDialog {
             for w in &r.warnings {
                 ui.colored_label(pal.warning, format!("⚠ {}", w.message));
             }
+            if !r.diff.is_empty() {
+                ui.label("Deployed these changes:");
+                diff_ui(ui, &r.diff);
+            }
+            ui.label(RichText::new("Check again before the next deploy.").weak());
             return;
         }
         let Some(c) = &self.checked else {
@@ -479,7 +486,9 @@ impl CfnExport {
     pub fn ui(&mut self, ctx: &egui::Context) -> bool {
         let mut go = false;
         let mut open = self.open;
-        egui::Window::new("Export CloudFormation").id(egui::Id::new("cfn-export")).open(&mut open).default_width(520.0).show(ctx, |ui| {
+        let top = ctx.content_rect().center_top() + egui::vec2(0.0, 80.0);
+        let window = egui::Window::new("Export CloudFormation").id(egui::Id::new("cfn-export")).open(&mut open).pivot(egui::Align2::CENTER_TOP).default_pos(top);
+        window.default_width(520.0).show(ctx, |ui| {
             let pal = Palette::of(ui.ctx());
             egui::Grid::new("cfn-form").num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
                 ui.label("State machine name");

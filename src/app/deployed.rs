@@ -62,7 +62,10 @@ impl DeployedPanel {
             return out;
         }
         let mut open = true;
-        egui::Window::new("Deployed").id(egui::Id::new("deployed-panel")).open(&mut open).default_width(560.0).default_height(420.0).show(ctx, |ui| {
+        // Beside the Deploy dialog (which opens in the middle), over the inspector.
+        let corner = ctx.content_rect().right_top() + egui::vec2(-12.0, 40.0);
+        let window = egui::Window::new("Deployed").id(egui::Id::new("deployed-panel")).open(&mut open).pivot(egui::Align2::RIGHT_TOP).default_pos(corner);
+        window.default_width(520.0).default_height(420.0).show(ctx, |ui| {
             let pal = Palette::of(ui.ctx());
             ui.horizontal(|ui| {
                 ui.label(RichText::new(connection.unwrap_or("No connection")).strong());
