@@ -182,6 +182,7 @@ fn the_deployed_window_lists_the_machine_and_open_loads_it_as_a_document() {
     h.get_by_role_and_label(Role::Button, "Open").click();
     h.run_steps(2);
     step_until(&mut h, "the deployed definition to open", |a| a.doc.path.is_none() && a.doc.title() == "video-ingest");
+    assert!(!h.state().deploy.open && h.state().deploy.report.is_none(), "the dialog forgets the document it deployed");
     let doc = &h.state().doc;
     assert!(doc.is_dirty(), "a deployed definition opens unsaved");
     assert_eq!(doc.state_count, states);

@@ -124,6 +124,17 @@ impl DeployDialog {
         self.open = true;
     }
 
+    /// Another document replaced the open one: its checks and report no longer apply, and its
+    /// name comes from the new document when the dialog opens again.
+    pub fn forget_document(&mut self) {
+        self.open = false;
+        self.name.clear();
+        self.busy = None;
+        self.checked = None;
+        self.report = None;
+        self.failure = None;
+    }
+
     /// The settings as typed, or what is wrong with them.
     pub fn settings(&self, local: bool) -> Result<StateMachineSettings, String> {
         let name = self.name.trim().to_owned();
@@ -420,7 +431,7 @@ pub fn diff_ui(ui: &mut egui::Ui, diff: &str) {
     let pal = Palette::of(ui.ctx());
     let added = pal.accent(crate::diagram::NodeKind::State(crate::asl::model::StateType::Succeed));
     egui::Frame::group(ui.style()).show(ui, |ui| {
-        egui::ScrollArea::both().id_salt("deploy-diff").max_height(260.0).auto_shrink([false, true]).show(ui, |ui| {
+        egui::ScrollArea::both().id_salt("deploy-diff").min_scrolled_height(180.0).max_height(320.0).auto_shrink([false, true]).show(ui, |ui| {
             for line in diff.lines() {
                 let text = RichText::new(line).monospace();
                 let text = if line.starts_with("+++") || line.starts_with("---") {

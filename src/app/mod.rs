@@ -197,6 +197,7 @@ impl DesignerApp {
         };
         self.doc = Document::from_text(&text, format, Some(path.to_path_buf()), layout.as_ref());
         self.selection.clear();
+        self.deploy.forget_document();
         self.stamp = Stamp::of(path);
         self.external_change = false;
         self.settings.remember(path);
@@ -286,6 +287,7 @@ impl DesignerApp {
                 Recovery::remove(&self.config, self.doc.path.as_deref());
                 self.doc = Document::new_untitled();
                 self.selection.clear();
+                self.deploy.forget_document();
                 self.stamp = None;
                 self.name_hint = "state-machine.asl.json".into();
             }
@@ -332,6 +334,7 @@ impl DesignerApp {
         }
         let (_, r) = self.recoveries.remove(index);
         self.doc = Document::from_text(&r.text, r.format(), r.path.clone(), Some(&r.layout));
+        self.deploy.forget_document();
         // Restored work is unsaved until the person saves it.
         self.doc.revision = 1;
         self.doc.saved_revision = 0;
@@ -360,6 +363,7 @@ impl DesignerApp {
         let text = serde_json::from_str::<serde_json::Value>(definition).map_or_else(|_| definition.to_owned(), |v| crate::asl::to_text(&v, Format::Json));
         self.doc = Document::from_text(&text, Format::Json, None, None);
         self.doc.name = Some(name.to_owned());
+        self.deploy.forget_document();
         // Unsaved until the person saves it somewhere.
         self.doc.revision = 1;
         self.doc.saved_revision = 0;
