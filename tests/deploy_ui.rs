@@ -231,3 +231,32 @@ fn export_cloudformation_writes_a_template_with_the_state_machine() {
     assert!(e.contains("does not parse"), "{e}");
     assert!(!path.exists());
 }
+
+#[test]
+fn aws_settings_are_read_from_the_form_and_bad_ones_say_what_to_type() {
+    use stepwise::app::deploy::{DeployDialog, parse_tags};
+    let mut d = DeployDialog::default();
+    d.show("video-ingest", Some("arn:aws:iam::000000000000:role/remembered"));
+    assert_eq!(d.role_arn, "arn:aws:iam::000000000000:role/remembered", "the connection's last role fills the field");
+    d.tags = "team=video\n\n owner = me \n".into();
+    d.tracing = true;
+    d.publish = true;
+    d.version_description = "first".into();
+    let s = d.settings(false).unwrap();
+    assert_eq!(s.name, "video-ingest");
+    assert_eq!(s.role_arn.as_deref(), Some("arn:aws:iam::000000000000:role/remembered"));
+    assert_eq!(s.tags, [("team".to_owned(), "video".to_owned()), ("owner".to_owned(), "me".to_owned())]);
+    assert!(s.tracing && s.publish && s.logging.is_none());
+    assert_eq!(s.version_description.as_deref(), Some("first"));
+    // The local engine takes none of AWS's settings.
+    let local = d.settings(true).unwrap();
+    assert!(local.role_arn.is_none() && local.tags.is_empty() && !local.publish && !local.tracing);
+
+    d.log_level = "ERROR".into();
+    assert!(d.settings(false).unwrap_err().contains("log group ARN"));
+    d.log_group_arn = "arn:aws:logs:us-east-1:000000000000:log-group:sfn:*".into();
+    assert_eq!(d.settings(false).unwrap().logging.unwrap().level, "ERROR");
+    assert!(parse_tags("novalue").unwrap_err().contains("KEY=VALUE"));
+    d.name = "has space".into();
+    assert!(d.settings(false).unwrap_err().starts_with("The name"));
+}
