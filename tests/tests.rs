@@ -3,6 +3,7 @@ mod aws_e2e;
 mod aws_sfn;
 mod cli;
 mod cloudformation;
+mod deploy_ui;
 mod designer;
 mod edits;
 mod fault_proxy;
