@@ -66,6 +66,10 @@ pub struct DeployDialog {
     pub report: Option<DeployReport>,
     /// The last failure in words, with what to do.
     pub failure: Option<String>,
+    /// The account's roles Step Functions may assume (asked once per connection); the error
+    /// says why there are none.
+    pub roles: Option<(Vec<crate::backend::aws::roles::RoleChoice>, Option<String>)>,
+    roles_asked: bool,
 }
 
 /// What the dialog asks of the window this frame.
@@ -122,6 +126,14 @@ impl DeployDialog {
         self.report = None;
         self.failure = None;
         self.open = true;
+    }
+
+    /// Another connection: its roles are not this one's.
+    pub fn forget_connection(&mut self) {
+        self.roles = None;
+        self.roles_asked = false;
+        self.checked = None;
+        self.report = None;
     }
 
     /// Another document replaced the open one: its checks and report no longer apply, and its
@@ -196,6 +208,7 @@ impl DeployDialog {
                 }
                 self.failure = Some(message);
             }
+            DeploymentUpdate::Roles { roles, error } => self.roles = Some((roles, error)),
             DeploymentUpdate::List { .. } | DeploymentUpdate::Definition { .. } => {}
         }
     }
@@ -242,6 +255,10 @@ impl DeployDialog {
                 None => ui.colored_label(pal.error, "No connection: Stepwise could not start its engine, so nothing can be deployed."),
             };
             ui.separator();
+            if !local && connection.is_some() && !self.roles_asked {
+                self.roles_asked = true;
+                out.command = Some(DeployCommand::ListRoles);
+            }
             self.form_ui(ui, local);
             let settings = self.settings(local);
             if let Err(e) = &settings {
@@ -318,7 +335,34 @@ impl DeployDialog {
                 return;
             }
             ui.label("Execution role ARN");
-            ui.add(egui::TextEdit::singleline(&mut self.role_arn).hint_text("arn:aws:iam::ACCOUNT:role/NAME").desired_width(420.0).id_salt("deploy-role"));
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut self.role_arn).hint_text("arn:aws:iam::ACCOUNT:role/NAME").desired_width(420.0).id_salt("deploy-role"));
+                    match &self.roles {
+                        Some((roles, _)) if !roles.is_empty() => {
+                            egui::ComboBox::from_id_salt("deploy-role-choice").selected_text("Choose…").show_ui(ui, |ui| {
+                                for r in roles {
+                                    if ui.selectable_label(self.role_arn == r.arn, &r.name).on_hover_text(&r.arn).clicked() {
+                                        self.role_arn = r.arn.clone();
+                                    }
+                                }
+                            });
+                        }
+                        None => {
+                            ui.spinner();
+                        }
+                        Some(_) => {}
+                    }
+                });
+                if let Some((roles, error)) = &self.roles {
+                    let note = match error {
+                        Some(e) => e.clone(),
+                        None if roles.is_empty() => "No role in this account lets Step Functions assume it; type the ARN of one.".into(),
+                        None => format!("{} role(s) in this account let Step Functions assume them.", roles.len()),
+                    };
+                    ui.label(RichText::new(note).weak().small());
+                }
+            });
             ui.end_row();
             ui.label("Logging");
             ui.horizontal(|ui| {

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::Update;
 use super::aws::deploy::{self as aws_deploy, ActivityReport, DeployError, DeployReport, DeployRequest, Rewrite};
+use super::aws::roles::{RoleChoice, execution_roles};
 use super::aws::{AwsError, AwsSfn, StateMachineSettings};
 use crate::asl::Diagnostic;
 use crate::engine::{MachineType, Millis};
@@ -28,6 +29,8 @@ pub enum DeployCommand {
     Deploy { settings: StateMachineSettings, definition: String },
     ListDeployed,
     OpenDeployed { arn: String },
+    /// The roles Step Functions may assume in this account, for the role field.
+    ListRoles,
 }
 
 /// A deployed state machine, as the Deployed panel lists it.
@@ -68,6 +71,9 @@ pub enum DeploymentUpdate {
     List { state_machines: Vec<DeployedMachine>, activities: Vec<DeployedActivity>, error: Option<String> },
     /// The answer to `OpenDeployed`: the definition as deployed (JSON text).
     Definition { name: String, arn: String, definition: String },
+    /// The answer to `ListRoles`; `error` says why there are none to choose (typing an ARN
+    /// still works).
+    Roles { roles: Vec<RoleChoice>, error: Option<String> },
 }
 
 fn update(u: DeploymentUpdate) -> Vec<Update> {
@@ -210,6 +216,8 @@ pub async fn on_local(service: &LocalService, cmd: DeployCommand) -> Vec<Update>
             let activities = activities.unwrap_or_default().into_iter().map(|a| DeployedActivity { name: a.name, arn: a.arn, created: a.created_ms }).collect();
             update(DeploymentUpdate::List { state_machines, activities, error })
         }
+        // Local executions run as nobody: there is no role to choose.
+        DeployCommand::ListRoles => update(DeploymentUpdate::Roles { roles: Vec::new(), error: None }),
         DeployCommand::OpenDeployed { arn } => match service.describe_state_machine(&arn).await {
             Ok(d) => update(DeploymentUpdate::Definition { name: d.name, arn: d.state_machine_arn, definition: d.definition }),
             Err(e) => vec![Update::Notice { text: format!("Cannot open the deployed state machine: {e}"), error: true }],
@@ -292,6 +300,10 @@ pub async fn on_aws(sfn: &AwsSfn, cmd: DeployCommand) -> Vec<Update> {
                 activities.unwrap_or_default().into_iter().map(|a| DeployedActivity { name: a.name, arn: a.activity_arn, created: a.creation_date }).collect();
             update(DeploymentUpdate::List { state_machines, activities, error })
         }
+        DeployCommand::ListRoles => match execution_roles(&sfn.clients).await {
+            Ok(roles) => update(DeploymentUpdate::Roles { roles, error: None }),
+            Err(e) => update(DeploymentUpdate::Roles { roles: Vec::new(), error: Some(format!("Cannot list the account's roles ({e}); type the role's ARN.")) }),
+        },
         DeployCommand::OpenDeployed { arn } => match sfn.describe_state_machine(&arn).await {
             Ok(d) => update(DeploymentUpdate::Definition { name: d.description.name, arn: d.description.state_machine_arn, definition: d.description.definition }),
             Err(e) => vec![Update::Notice { text: format!("Cannot open the deployed state machine: {e}"), error: true }],

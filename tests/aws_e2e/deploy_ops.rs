@@ -82,4 +82,9 @@ async fn aws_e2e_deploy_preview_and_update() {
         }
         other => panic!("{other:?}"),
     }
+    // LocalStack has IAM: the role list answers without an error (whatever roles exist).
+    match one(on_aws(&sfn, DeployCommand::ListRoles).await) {
+        DeploymentUpdate::Roles { error, roles } => assert!(error.is_none(), "{error:?} {roles:?}"),
+        other => panic!("{other:?}"),
+    }
 }
