@@ -14,22 +14,45 @@ use super::connection::ConnectionArgs;
 use crate::backend::aws::deploy::{self, DeployError, DeployReport, DeployRequest};
 use crate::backend::aws::sfn::{Logging, StateMachineSettings};
 use crate::backend::aws::{AwsError, AwsSfn, Connection};
-use crate::engine::MachineType;
 use crate::runtime::service::{ServiceError, open_local_engine};
 
+#[derive(clap::Args, Debug)]
 pub struct DeployArgs {
+    #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// The local engine's data directory (with --local).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The state machine's name.
+    #[arg(long)]
     pub name: String,
+    /// The IAM role executions run as (required by AWS to create a state machine).
+    #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
-    pub machine_type: MachineType,
+    #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+    pub machine_type: super::TypeArg,
+    /// Publish a version of the state machine with this deploy.
+    #[arg(long)]
     pub publish: bool,
+    /// The published version's description.
+    #[arg(long, requires = "publish", value_name = "TEXT")]
     pub version_description: Option<String>,
+    /// A tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "K=V")]
     pub tags: Vec<String>,
+    /// Execution logging: OFF, ALL, ERROR or FATAL (needs --log-group-arn unless OFF).
+    #[arg(long, value_name = "LEVEL")]
     pub logging_level: Option<String>,
+    /// The CloudWatch Logs group for execution logs.
+    #[arg(long, value_name = "ARN")]
     pub log_group_arn: Option<String>,
+    /// Log the executions' input and output too.
+    #[arg(long, requires = "logging_level")]
     pub include_execution_data: bool,
+    /// Turn on X-Ray tracing.
+    #[arg(long)]
     pub tracing: bool,
+    /// The workflow file (JSON or YAML).
     pub file: PathBuf,
 }
 
@@ -90,7 +113,7 @@ pub fn run(args: DeployArgs) -> ExitCode {
     }
     let settings = StateMachineSettings {
         name: args.name.clone(),
-        machine_type: args.machine_type,
+        machine_type: args.machine_type.engine(),
         role_arn: args.role_arn.clone(),
         logging,
         tracing: args.tracing,

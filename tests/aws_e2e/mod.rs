@@ -153,27 +153,6 @@ async fn ingest(sfn: &AwsSfn, bucket: &str, machine: &str, path: &Path) -> inges
     done
 }
 
-/// The 18 events AWS records for an approved video.
-const APPROVED_SEQUENCE: &[&str] = &[
-    "ExecutionStarted",
-    "PassStateEntered",
-    "PassStateExited",
-    "TaskStateEntered",
-    "ActivityScheduled",
-    "ActivityStarted",
-    "ActivitySucceeded",
-    "TaskStateExited",
-    "ChoiceStateEntered",
-    "ChoiceStateExited",
-    "TaskStateEntered",
-    "TaskScheduled",
-    "TaskStarted",
-    "TaskSucceeded",
-    "TaskStateExited",
-    "SucceedStateEntered",
-    "SucceedStateExited",
-    "ExecutionSucceeded",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_ingest_runs_through_review_to_the_approved_bucket() {
@@ -213,7 +192,7 @@ async fn video_ingest_runs_through_review_to_the_approved_bucket() {
         seen.extend(cursor.poll(&sfn).await.unwrap());
         let ids: Vec<u64> = seen.iter().map(event_id).collect();
         assert_eq!(ids, (1..=seen.len() as u64).collect::<Vec<_>>(), "{label}: every event once, in order");
-        assert_eq!(seen.iter().map(event_type).collect::<Vec<_>>(), APPROVED_SEQUENCE, "{label}: AWS's event sequence");
+        assert_eq!(seen.iter().map(event_type).collect::<Vec<_>>(), crate::ingest::APPROVED_HISTORY, "{label}: AWS's event sequence");
         let model = ExecutionModel::from_events(&seen);
         for state in ["Extract Video Details", "Review Video", "Check Verdict", "Copy To Approved Bucket", "Video Published"] {
             assert_eq!(model.status_of(state), StateStatus::Succeeded, "{label}: {state}");
