@@ -61,4 +61,4 @@ STEPWISE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port" \
 STEPWISE_TEST_PYTHON="$venv/bin/python" \
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    cargo test --locked --test tests -- --test-threads=1 aws_sfn:: aws_e2e::
+    cargo test --locked --test tests -- --test-threads=1 --nocapture aws_sfn:: aws_e2e::

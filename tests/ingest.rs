@@ -25,7 +25,7 @@ fn types(events: &[Value]) -> Vec<&str> {
 
 /// What AWS records for an approved video: the Pass, the activity (scheduled, started by a
 /// worker, succeeded), the Choice, the S3 copy, the Succeed state.
-const APPROVED_HISTORY: [&str; 18] = [
+pub const APPROVED_HISTORY: [&str; 18] = [
     "ExecutionStarted",
     "PassStateEntered",
     "PassStateExited",

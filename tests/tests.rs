@@ -4,6 +4,7 @@ mod aws_sfn;
 mod aws_ui;
 mod cli;
 mod cloudformation;
+mod deploy_ui;
 mod designer;
 mod edits;
 mod fault_proxy;

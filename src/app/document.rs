@@ -58,6 +58,8 @@ pub struct Document {
     pub saved_revision: u64,
     /// Whether the last undo step may absorb the next change of the same kind (typing).
     coalesce_key: Option<String>,
+    /// The title of a document without a file (a deployed definition opened from AWS).
+    pub name: Option<String>,
 }
 
 impl Document {
@@ -82,6 +84,7 @@ impl Document {
             revision: 0,
             saved_revision: 0,
             coalesce_key: None,
+            name: None,
         };
         if let Some(l) = saved_layout {
             doc.layout = l.positions.clone();
@@ -121,7 +124,11 @@ impl Document {
 
     /// "video-ingest.asl.json" or "Untitled".
     pub fn title(&self) -> String {
-        self.path.as_ref().and_then(|p| p.file_name()).map_or_else(|| "Untitled".to_string(), |n| n.to_string_lossy().into_owned())
+        match (&self.path, &self.name) {
+            (Some(p), _) => p.file_name().map_or_else(|| "Untitled".to_string(), |n| n.to_string_lossy().into_owned()),
+            (None, Some(n)) => n.clone(),
+            (None, None) => "Untitled".to_string(),
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {

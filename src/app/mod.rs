@@ -10,6 +10,8 @@ pub mod buckets;
 pub mod canvas;
 pub mod command;
 pub mod connection;
+pub mod deploy;
+pub mod deployed;
 pub mod document;
 pub mod files;
 pub mod ingest;
@@ -61,6 +63,8 @@ pub enum Tab {
 enum Pending {
     New,
     Open(Option<PathBuf>),
+    /// A deployed definition, opened as a new unsaved document named after its state machine.
+    OpenDeployed { name: String, definition: String },
     Close,
 }
 
@@ -104,6 +108,9 @@ pub struct DesignerApp {
     theme_applied: Option<ThemeChoice>,
     /// Suggested file name for the first Save As.
     name_hint: String,
+    pub deploy: deploy::DeployDialog,
+    pub deployed: deployed::DeployedPanel,
+    pub cfn: deploy::CfnExport,
 }
 
 impl DesignerApp {
@@ -135,6 +142,9 @@ impl DesignerApp {
             commands: Vec::new(),
             theme_applied: None,
             name_hint: "state-machine.asl.json".into(),
+            deploy: deploy::DeployDialog::default(),
+            deployed: deployed::DeployedPanel::default(),
+            cfn: deploy::CfnExport::default(),
         };
         match options.open {
             Some(path) => app.open_path(&path),
@@ -197,6 +207,7 @@ impl DesignerApp {
         };
         self.doc = Document::from_text(&text, format, Some(path.to_path_buf()), layout.as_ref());
         self.selection.clear();
+        self.deploy.forget_document();
         self.stamp = Stamp::of(path);
         self.external_change = false;
         self.settings.remember(path);
@@ -286,6 +297,7 @@ impl DesignerApp {
                 Recovery::remove(&self.config, self.doc.path.as_deref());
                 self.doc = Document::new_untitled();
                 self.selection.clear();
+                self.deploy.forget_document();
                 self.stamp = None;
                 self.name_hint = "state-machine.asl.json".into();
             }
@@ -295,6 +307,10 @@ impl DesignerApp {
                     Recovery::remove(&self.config, self.doc.path.as_deref());
                     self.open_path(&path);
                 }
+            }
+            Pending::OpenDeployed { name, definition } => {
+                Recovery::remove(&self.config, self.doc.path.as_deref());
+                self.open_deployed(&name, &definition);
             }
             Pending::Close => {
                 Recovery::remove(&self.config, self.doc.path.as_deref());
@@ -328,6 +344,7 @@ impl DesignerApp {
         }
         let (_, r) = self.recoveries.remove(index);
         self.doc = Document::from_text(&r.text, r.format(), r.path.clone(), Some(&r.layout));
+        self.deploy.forget_document();
         // Restored work is unsaved until the person saves it.
         self.doc.revision = 1;
         self.doc.saved_revision = 0;
@@ -346,6 +363,103 @@ impl DesignerApp {
             let current = Stamp::of(path);
             if current.is_some() && current != self.stamp {
                 self.external_change = true;
+            }
+        }
+    }
+
+    /// A deployed definition as a new, unsaved document titled by its state machine's name.
+    pub fn open_deployed(&mut self, name: &str, definition: &str) {
+        // Deployed definitions are stored compact: shown as the designer writes JSON.
+        let text = serde_json::from_str::<serde_json::Value>(definition).map_or_else(|_| definition.to_owned(), |v| crate::asl::to_text(&v, Format::Json));
+        self.doc = Document::from_text(&text, Format::Json, None, None);
+        self.doc.name = Some(name.to_owned());
+        self.deploy.forget_document();
+        // Unsaved until the person saves it somewhere.
+        self.doc.revision = 1;
+        self.doc.saved_revision = 0;
+        self.name_hint = format!("{name}.asl.json");
+        self.selection.clear();
+        self.stamp = None;
+        self.external_change = false;
+        self.canvas.fit_requested = true;
+        self.mode = Mode::Design;
+        self.status = Some((format!("Opened the deployed {name}: Save As to keep it in a file."), false));
+    }
+
+    /// Where deploys go: the connection's label while connected, and whether it is the local engine.
+    fn deploy_target(&self) -> (Option<String>, bool) {
+        let label = self.run.connection_label().filter(|_| self.run.is_connected()).map(|(l, _)| l);
+        let local = label.as_deref().is_none_or(|l| l.starts_with("Local engine"));
+        (label, local)
+    }
+
+    pub fn open_deploy_dialog(&mut self) {
+        let (label, _) = self.deploy_target();
+        let role = label.as_ref().and_then(|l| self.settings.role_arns.get(l)).cloned();
+        self.deploy.show(&self.run.machine_name(), role.as_deref());
+    }
+
+    pub fn open_deployed_panel(&mut self) {
+        let cmd = self.deployed.show();
+        self.run.send(crate::backend::Command::Deployment(cmd));
+    }
+
+    fn open_cfn_export(&mut self) {
+        let stem = self.run.machine_name();
+        self.cfn.show(&stem, &self.doc);
+    }
+
+    /// Answers for the Deploy dialog and the Deployed panel, and their windows.
+    fn deployment_ui(&mut self, ctx: &egui::Context) {
+        for u in std::mem::take(&mut self.run.deployment) {
+            match self.deployed.apply(u) {
+                Some(crate::backend::deploy_ops::DeploymentUpdate::Definition { name, definition, .. }) => self.request(Pending::OpenDeployed { name, definition }),
+                Some(u) => {
+                    let refresh = matches!(u, crate::backend::deploy_ops::DeploymentUpdate::Deployed(_)) && self.deployed.open;
+                    self.deploy.apply(u, &self.doc);
+                    if refresh {
+                        let cmd = self.deployed.show();
+                        self.run.send(crate::backend::Command::Deployment(cmd));
+                    }
+                }
+                None => {}
+            }
+        }
+        let (label, local) = self.deploy_target();
+        let out = self.deploy.ui(ctx, &self.doc, label.as_deref(), local);
+        if let (Some(role), Some(l)) = (out.remember_role, label.clone()) {
+            if self.settings.role_arns.get(&l) != Some(&role) {
+                self.settings.role_arns.insert(l, role);
+                let _ = self.settings.save(&self.config);
+            }
+        }
+        if let Some(c) = out.command {
+            self.run.send(crate::backend::Command::Deployment(c));
+        }
+        if let Some(c) = self.deployed.ui(ctx, label.as_deref()).command {
+            self.run.send(crate::backend::Command::Deployment(c));
+        }
+        if self.cfn.ui(ctx) {
+            self.export_cfn();
+        }
+    }
+
+    fn export_cfn(&mut self) {
+        let options = self.cfn.options();
+        let dialog = rfd::FileDialog::new()
+            .set_file_name(format!("{}.cfn.yaml", options.name))
+            .add_filter("CloudFormation (YAML)", &["yaml", "yml"])
+            .add_filter("CloudFormation (JSON)", &["json"]);
+        let Some(path) = dialog.save_file() else { return };
+        match deploy::export_cloudformation(&self.doc, &path, &options) {
+            Ok(notes) => {
+                self.status = Some((format!("Exported {}.", path.display()), false));
+                self.cfn.error = None;
+                self.cfn.done = Some((path.display().to_string(), notes));
+            }
+            Err(e) => {
+                self.status = Some((e.clone(), true));
+                self.cfn.error = Some(e);
             }
         }
     }
@@ -409,6 +523,7 @@ impl DesignerApp {
         self.status_ui(ui);
         // Settings open from the File menu in either mode.
         settings::workers_window(&mut self.run, &ctx);
+        self.deployment_ui(&ctx);
         if self.mode == Mode::Run {
             self.run.ui(ui, &self.doc);
             if let Some(n) = self.run.notice.take() {
@@ -563,6 +678,16 @@ impl DesignerApp {
                             self.export(true);
                         }
                     });
+                    if ui.button("Export CloudFormation…").clicked() {
+                        self.open_cfn_export();
+                    }
+                    ui.separator();
+                    if ui.button("Deploy…").clicked() {
+                        self.open_deploy_dialog();
+                    }
+                    if ui.button("Deployed…").clicked() {
+                        self.open_deployed_panel();
+                    }
                     ui.separator();
                     if ui.button("Settings…").clicked() {
                         self.run.settings_open = true;
@@ -632,6 +757,13 @@ impl DesignerApp {
                         self.doc.tree_changed();
                     }
                 });
+                ui.separator();
+                if ui.button("🚀 Deploy…").on_hover_text("Check and deploy the open workflow to the current connection").clicked() {
+                    self.open_deploy_dialog();
+                }
+                if ui.button("☰ Deployed").on_hover_text("State machines and activities on the current connection").clicked() {
+                    self.open_deployed_panel();
+                }
             });
         });
     }
@@ -676,7 +808,7 @@ impl DesignerApp {
         egui::Panel::bottom("problems").resizable(true).default_size(130.0).show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.strong("Problems");
-                ui.label(RichText::new(format!("{}", self.doc.diagnostics.len() + usize::from(self.doc.text_error.is_some()))).weak());
+                ui.label(RichText::new(format!("{}", self.doc.diagnostics.len() + self.deploy.remote_problems(&self.doc).len() + usize::from(self.doc.text_error.is_some()))).weak());
             });
             let pal = theme::Palette::of(ui.ctx());
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
@@ -686,10 +818,12 @@ impl DesignerApp {
                         self.tab = Tab::Definition;
                     }
                 }
-                if self.doc.diagnostics.is_empty() && self.doc.text_error.is_none() {
+                // The last deploy check's problems (AWS's) stand beside the validator's.
+                let remote = self.deploy.remote_problems(&self.doc);
+                if self.doc.diagnostics.is_empty() && self.doc.text_error.is_none() && remote.is_empty() {
                     ui.label(RichText::new("No problems: the definition is valid.").weak());
                 }
-                for d in &self.doc.diagnostics {
+                for d in self.doc.diagnostics.iter().chain(remote.iter()) {
                     let state = self.doc.state_of_pointer(&d.location);
                     let (icon, colour) = if d.severity == Severity::Error { ("✖", pal.error) } else { ("⚠", pal.warning) };
                     let place = state.clone().unwrap_or_else(|| if d.location.is_empty() { "machine".into() } else { d.location.clone() });
@@ -765,7 +899,7 @@ impl DesignerApp {
         if let Some(p) = self.pending.clone() {
             let what = match &p {
                 Pending::New => "starting a new workflow",
-                Pending::Open(_) => "opening another file",
+                Pending::Open(_) | Pending::OpenDeployed { .. } => "opening another file",
                 Pending::Close => "closing",
             };
             let mut choice = None;

@@ -112,6 +112,8 @@ pub struct RunView {
     pub(crate) types_draft: Option<String>,
     /// The last result worth a line in the status bar.
     pub notice: Option<(String, bool)>,
+    /// Answers for the Deploy dialog and the Deployed panel, taken by them each frame.
+    pub deployment: Vec<crate::backend::deploy_ops::DeploymentUpdate>,
 }
 
 impl Default for RunView {
@@ -146,6 +148,7 @@ impl Default for RunView {
             workers_draft: None,
             types_draft: None,
             notice: None,
+            deployment: Vec::new(),
         }
     }
 }
@@ -303,6 +306,7 @@ impl RunView {
             Update::WorkerProfiles(p) => self.workers = p,
             Update::IngestTypes(t) => self.ingest_types = t,
             Update::Notice { text, error } => self.notice = Some((text, error)),
+            Update::Deployment(u) => self.deployment.push(u),
         }
     }
 

@@ -323,6 +323,11 @@ impl Serving {
                 }
                 self.send_ingest_types();
             }
+            Command::Deployment(cmd) => {
+                for u in super::deploy_ops::on_local(&self.service, cmd).await {
+                    self.out.send(u);
+                }
+            }
         }
     }
 

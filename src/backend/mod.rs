@@ -21,6 +21,7 @@
 //!   testable without AWS, and `tests/layers.rs` checks that nothing else names the SDK.
 
 pub mod aws;
+pub mod deploy_ops;
 pub mod local;
 
 use std::path::PathBuf;
@@ -85,6 +86,8 @@ pub enum Command {
     SetWorkerProfiles(Vec<WorkerProfile>),
     /// Saves the MIME types an upload may have (recognised from the content; empty accepts any).
     SetIngestTypes(Vec<String>),
+    /// The Deploy dialog and the Deployed panel (check, deploy, list, open a deployed one).
+    Deployment(deploy_ops::DeployCommand),
 }
 
 /// One file of an ingest, as the views show it.
@@ -144,6 +147,8 @@ pub enum Update {
     IngestTypes(Vec<String>),
     /// A result in words; `error` when it failed.
     Notice { text: String, error: bool },
+    /// The answer to a [`Command::Deployment`].
+    Deployment(deploy_ops::DeploymentUpdate),
 }
 
 /// The views' handle on a running backend.

@@ -10,28 +10,49 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::Value;
-
 use super::connection::ConnectionArgs;
-use crate::backend::aws::deploy::{self, ActivityReport, DeployError, DeployReport, DeployRequest};
+use crate::backend::aws::deploy::{self, DeployError, DeployReport, DeployRequest};
 use crate::backend::aws::sfn::{Logging, StateMachineSettings};
 use crate::backend::aws::{AwsError, AwsSfn, Connection};
-use crate::engine::MachineType;
-use crate::runtime::service::{LocalService, ServiceError, open_local_engine};
+use crate::runtime::service::{ServiceError, open_local_engine};
 
+#[derive(clap::Args, Debug)]
 pub struct DeployArgs {
+    #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// The local engine's data directory (with --local).
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The state machine's name.
+    #[arg(long)]
     pub name: String,
+    /// The IAM role executions run as (required by AWS to create a state machine).
+    #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
-    pub machine_type: MachineType,
+    #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
+    pub machine_type: super::TypeArg,
+    /// Publish a version of the state machine with this deploy.
+    #[arg(long)]
     pub publish: bool,
+    /// The published version's description.
+    #[arg(long, requires = "publish", value_name = "TEXT")]
     pub version_description: Option<String>,
+    /// A tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "K=V")]
     pub tags: Vec<String>,
+    /// Execution logging: OFF, ALL, ERROR or FATAL (needs --log-group-arn unless OFF).
+    #[arg(long, value_name = "LEVEL")]
     pub logging_level: Option<String>,
+    /// The CloudWatch Logs group for execution logs.
+    #[arg(long, value_name = "ARN")]
     pub log_group_arn: Option<String>,
+    /// Log the executions' input and output too.
+    #[arg(long, requires = "logging_level")]
     pub include_execution_data: bool,
+    /// Turn on X-Ray tracing.
+    #[arg(long)]
     pub tracing: bool,
+    /// The workflow file (JSON or YAML).
     pub file: PathBuf,
 }
 
@@ -92,7 +113,7 @@ pub fn run(args: DeployArgs) -> ExitCode {
     }
     let settings = StateMachineSettings {
         name: args.name.clone(),
-        machine_type: args.machine_type,
+        machine_type: args.machine_type.engine(),
         role_arn: args.role_arn.clone(),
         logging,
         tracing: args.tracing,
@@ -145,43 +166,16 @@ pub fn run(args: DeployArgs) -> ExitCode {
     }
 }
 
-/// The same steps on the local engine: its activities created, their ARNs written as the
-/// local engine names them, and the state machine created or updated.
+/// The local engine opened for this one deploy; the steps are the window's
+/// (`backend::deploy_ops::deploy_local`).
 async fn deploy_local(dir: PathBuf, request: DeployRequest) -> Result<DeployReport, DeployError> {
-    let local = |e: ServiceError| match e {
+    let (service, _buckets) = open_local_engine(&dir, 1.0).await.map_err(|e| match e {
         ServiceError::InvalidDefinition(d) => DeployError::Invalid(d),
         other => DeployError::Aws(AwsError::Other { action: "deploy on the local engine".into(), detail: other.to_string() }),
-    };
-    let settings = &request.settings;
-    let (mut root, warnings) = deploy::check_locally(&request.definition, settings.machine_type)?;
-    let (service, _buckets) = open_local_engine(&dir, 1.0).await.map_err(local)?;
-    let outcome = async {
-        let existing = crate::runtime::service::state_machine_arn(&settings.name);
-        let before = service.describe_state_machine(&existing).await.ok();
-        let mut names: Vec<String> = deploy::activity_uses(&root).into_iter().map(|u| u.name).collect();
-        names.sort();
-        names.dedup();
-        let present = service.list_activities().await.map_err(local)?;
-        let mut activities = Vec::new();
-        for name in names {
-            let had = present.iter().any(|a| a.name == name);
-            let arn = service.create_activity(&name).await.map_err(local)?;
-            activities.push(ActivityReport { name, arn, created: !had });
-        }
-        let arns: Vec<(String, String)> = activities.iter().map(|a| (a.name.clone(), a.arn.clone())).collect();
-        let rewrites = deploy::rewrite_activity_arns(&mut root, &arns);
-        let definition = serde_json::to_string_pretty(&root).unwrap_or_else(|_| Value::Null.to_string());
-        let diff = before.as_ref().map(|b| deploy::definition_diff(&b.definition, &definition)).unwrap_or_default();
-        let arn = deploy_on(&service, &settings.name, &definition, settings.machine_type).await.map_err(local)?;
-        Ok(DeployReport { state_machine_arn: arn, created: before.is_none(), activities, rewrites, diff, version_arn: None, warnings })
-    }
-    .await;
+    })?;
+    let outcome = crate::backend::deploy_ops::deploy_local(&service, request).await;
     let _ = service.shutdown().await;
     outcome
-}
-
-async fn deploy_on(service: &LocalService, name: &str, definition: &str, machine_type: MachineType) -> Result<String, ServiceError> {
-    service.deploy_state_machine(name, definition, machine_type).await
 }
 
 #[cfg(test)]

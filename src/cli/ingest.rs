@@ -169,29 +169,38 @@ async fn ingest_with(service: &LocalService, buckets: &LocalBuckets, args: &Inge
     let mut warned = false;
     for (path, job) in args.files.iter().zip(jobs) {
         let result: Result<ingest::Ingested, IngestError> = job.await.unwrap_or_else(|e| Err(IngestError::Upload(e.to_string())));
-        let mut line = Map::new();
-        line.insert("file".into(), json!(path.display().to_string()));
-        match result {
-            Ok(done) => {
-                line.insert("bucket".into(), json!(done.bucket));
-                line.insert("key".into(), json!(done.key));
-                line.insert("executionArn".into(), json!(done.execution_arn));
-                if args.wait {
-                    let d = wait_for(service, &done.execution_arn, &mut warned).await?;
-                    line.insert("status".into(), json!(d.status));
-                    line.insert("output".into(), d.output.unwrap_or(Value::Null));
-                    line.insert("error".into(), json!(d.error));
-                    line.insert("cause".into(), json!(d.cause));
-                }
-            }
-            Err(e) => {
-                all_ok = false;
-                line.insert("error".into(), json!(e.to_string()));
-            }
-        }
-        println!("{}", Value::Object(line));
+        let finished = match &result {
+            Ok(done) if args.wait => Some(wait_for(service, &done.execution_arn, &mut warned).await?),
+            _ => None,
+        };
+        all_ok &= result.is_ok();
+        println!("{}", result_line(path, result, finished));
     }
     Ok(all_ok)
+}
+
+/// The JSON line printed for one file: where it went and its execution (with its end when
+/// waited for), or why it was not ingested.
+fn result_line(path: &Path, result: Result<ingest::Ingested, IngestError>, finished: Option<service::ExecutionDescription>) -> Value {
+    let mut line = Map::new();
+    line.insert("file".into(), json!(path.display().to_string()));
+    match result {
+        Ok(done) => {
+            line.insert("bucket".into(), json!(done.bucket));
+            line.insert("key".into(), json!(done.key));
+            line.insert("executionArn".into(), json!(done.execution_arn));
+            if let Some(d) = finished {
+                line.insert("status".into(), json!(d.status));
+                line.insert("output".into(), d.output.unwrap_or(Value::Null));
+                line.insert("error".into(), json!(d.error));
+                line.insert("cause".into(), json!(d.cause));
+            }
+        }
+        Err(e) => {
+            line.insert("error".into(), json!(e.to_string()));
+        }
+    }
+    Value::Object(line)
 }
 
 /// Waits for an execution to end; says once on stderr when it waits for a worker that no
@@ -289,27 +298,12 @@ async fn ingest_aws(args: &IngestArgs, options: &IngestOptions, target: &AwsTarg
     let mut all_ok = true;
     for (path, job) in args.files.iter().zip(jobs) {
         let result: Result<ingest::Ingested, IngestError> = job.await.unwrap_or_else(|e| Err(IngestError::Upload(e.to_string())));
-        let mut line = Map::new();
-        line.insert("file".into(), json!(path.display().to_string()));
-        match result {
-            Ok(done) => {
-                line.insert("bucket".into(), json!(done.bucket));
-                line.insert("key".into(), json!(done.key));
-                line.insert("executionArn".into(), json!(done.execution_arn));
-                if args.wait {
-                    let d = sfn.wait_for_execution(&done.execution_arn).await?;
-                    line.insert("status".into(), json!(d.status));
-                    line.insert("output".into(), d.output.unwrap_or(Value::Null));
-                    line.insert("error".into(), json!(d.error));
-                    line.insert("cause".into(), json!(d.cause));
-                }
-            }
-            Err(e) => {
-                all_ok = false;
-                line.insert("error".into(), json!(e.to_string()));
-            }
-        }
-        println!("{}", Value::Object(line));
+        let finished = match &result {
+            Ok(done) if args.wait => Some(sfn.wait_for_execution(&done.execution_arn).await?),
+            _ => None,
+        };
+        all_ok &= result.is_ok();
+        println!("{}", result_line(path, result, finished));
     }
     Ok(all_ok)
 }

@@ -137,44 +137,7 @@ pub enum Command {
     },
     /// Create or update a state machine from a workflow file (validated here and by AWS
     /// first; the activities it names are created); prints one JSON report.
-    Deploy {
-        #[command(flatten)]
-        connection: ConnectionArgs,
-        /// The local engine's data directory (with --local).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// The state machine's name.
-        #[arg(long)]
-        name: String,
-        /// The IAM role executions run as (required by AWS to create a state machine).
-        #[arg(long, value_name = "ARN")]
-        role_arn: Option<String>,
-        #[arg(long = "type", value_enum, default_value = "STANDARD", ignore_case = true)]
-        machine_type: TypeArg,
-        /// Publish a version of the state machine with this deploy.
-        #[arg(long)]
-        publish: bool,
-        /// The published version's description.
-        #[arg(long, requires = "publish", value_name = "TEXT")]
-        version_description: Option<String>,
-        /// A tag KEY=VALUE (repeatable).
-        #[arg(long = "tag", value_name = "K=V")]
-        tags: Vec<String>,
-        /// Execution logging: OFF, ALL, ERROR or FATAL (needs --log-group-arn unless OFF).
-        #[arg(long, value_name = "LEVEL")]
-        logging_level: Option<String>,
-        /// The CloudWatch Logs group for execution logs.
-        #[arg(long, value_name = "ARN")]
-        log_group_arn: Option<String>,
-        /// Log the executions' input and output too.
-        #[arg(long, requires = "logging_level")]
-        include_execution_data: bool,
-        /// Turn on X-Ray tracing.
-        #[arg(long)]
-        tracing: bool,
-        /// The workflow file (JSON or YAML).
-        file: PathBuf,
-    },
+    Deploy(deploy::DeployArgs),
     /// Upload files to the raw bucket and start an execution for each, with the S3
     /// object-created event as input; one JSON line per file.
     Ingest {
@@ -271,6 +234,22 @@ pub enum TypeArg {
     Express,
 }
 
+impl TypeArg {
+    pub fn engine(self) -> crate::engine::MachineType {
+        match self {
+            TypeArg::Standard => crate::engine::MachineType::Standard,
+            TypeArg::Express => crate::engine::MachineType::Express,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TypeArg::Standard => "STANDARD",
+            TypeArg::Express => "EXPRESS",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ThemeArg {
     Light,
@@ -308,38 +287,7 @@ pub fn run() -> ExitCode {
         Some(Command::Ingest { connection, data_dir, role_arn, bucket, state_machine, wait, time_scale, files }) => {
             ingest::run(ingest::IngestArgs { connection, data_dir, role_arn, bucket, state_machine, wait, time_scale, files })
         }
-        Some(Command::Deploy {
-            connection,
-            data_dir,
-            name,
-            role_arn,
-            machine_type,
-            publish,
-            version_description,
-            tags,
-            logging_level,
-            log_group_arn,
-            include_execution_data,
-            tracing,
-            file,
-        }) => deploy::run(deploy::DeployArgs {
-            connection,
-            data_dir,
-            name,
-            role_arn,
-            machine_type: match machine_type {
-                TypeArg::Standard => crate::engine::MachineType::Standard,
-                TypeArg::Express => crate::engine::MachineType::Express,
-            },
-            publish,
-            version_description,
-            tags,
-            logging_level,
-            log_group_arn,
-            include_execution_data,
-            tracing,
-            file,
-        }),
+        Some(Command::Deploy(args)) => deploy::run(args),
         Some(Command::Render { file, output, theme, scale }) => render::run(render::RenderArgs {
             file,
             output,
@@ -353,10 +301,7 @@ pub fn run() -> ExitCode {
             cloudformation::run(cloudformation::CloudFormationArgs {
                 file,
                 name,
-                machine_type: match machine_type {
-                    TypeArg::Standard => "STANDARD".into(),
-                    TypeArg::Express => "EXPRESS".into(),
-                },
+                machine_type: machine_type.name().into(),
                 raw_bucket,
                 yaml,
                 output,
@@ -368,10 +313,7 @@ pub fn run() -> ExitCode {
             run::run(run::RunArgs {
                 definition,
                 input,
-                machine_type: match machine_type {
-                    TypeArg::Standard => crate::engine::MachineType::Standard,
-                    TypeArg::Express => crate::engine::MachineType::Express,
-                },
+                machine_type: machine_type.engine(),
                 name,
                 context,
                 mock_config,

@@ -394,6 +394,12 @@ impl Serving {
                 }
                 self.send_settings();
             }
+            Command::Deployment(cmd) => {
+                for u in crate::backend::deploy_ops::on_aws(&self.sfn, cmd).await {
+                    self.out.send(u);
+                }
+                self.list_pace.now();
+            }
         }
     }
 

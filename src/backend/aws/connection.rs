@@ -165,6 +165,7 @@ pub struct AwsClients {
     pub sfn: aws_sdk_sfn::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
     /// Whether in-memory placeholder credentials stand in for missing ones (loopback only).
     pub placeholder_credentials: bool,
 }
@@ -210,7 +211,8 @@ impl AwsClients {
         let sfn = aws_sdk_sfn::Client::new(&shared);
         let s3 = s3_client(&shared, target.endpoint_url.is_some());
         let sts = aws_sdk_sts::Client::new(&shared);
-        Ok(AwsClients { target: target.clone(), region, sfn, s3, sts, placeholder_credentials })
+        let iam = aws_sdk_iam::Client::new(&shared);
+        Ok(AwsClients { target: target.clone(), region, sfn, s3, sts, iam, placeholder_credentials })
     }
 
     /// The account and ARN of the credentials; `None` when STS cannot say (an endpoint

@@ -131,364 +131,119 @@ const DETAILS: &[(&str, fn(&HistoryEvent) -> Value)] = &[
     ("evaluationFailedEventDetails", |e| e.evaluation_failed_event_details().to_json()),
 ];
 
-impl ToJson for types::ActivityFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
+/// Each details struct as `GetExecutionHistory`'s JSON object: its members in the SDK's own
+/// order and JSON names (the table was generated from the SDK's deserialisers).
+macro_rules! details_to_json {
+    ($($ty:ident { $($json:literal: $getter:ident),* $(,)? })*) => {
+        $(impl ToJson for types::$ty {
+            fn to_json(&self) -> Value {
+                object(&[$(($json, self.$getter().to_json())),*])
+            }
+        })*
+    };
 }
 
-impl ToJson for types::ActivityScheduleFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
+details_to_json! {
+    ActivityFailedEventDetails { "error": error, "cause": cause }
+    ActivityScheduleFailedEventDetails { "error": error, "cause": cause }
+    ActivityScheduledEventDetails {
+        "resource": resource,
+        "input": input,
+        "inputDetails": input_details,
+        "timeoutInSeconds": timeout_in_seconds,
+        "heartbeatInSeconds": heartbeat_in_seconds,
     }
-}
-
-impl ToJson for types::ActivityScheduledEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resource", self.resource().to_json()),
-            ("input", self.input().to_json()),
-            ("inputDetails", self.input_details().to_json()),
-            ("timeoutInSeconds", self.timeout_in_seconds().to_json()),
-            ("heartbeatInSeconds", self.heartbeat_in_seconds().to_json()),
-        ])
+    ActivityStartedEventDetails { "workerName": worker_name }
+    ActivitySucceededEventDetails { "output": output, "outputDetails": output_details }
+    ActivityTimedOutEventDetails { "error": error, "cause": cause }
+    TaskFailedEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "error": error,
+        "cause": cause,
     }
-}
-
-impl ToJson for types::ActivityStartedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("workerName", self.worker_name().to_json()),
-        ])
+    TaskScheduledEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "region": region,
+        "parameters": parameters,
+        "timeoutInSeconds": timeout_in_seconds,
+        "heartbeatInSeconds": heartbeat_in_seconds,
+        "taskCredentials": task_credentials,
     }
-}
-
-impl ToJson for types::ActivitySucceededEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-        ])
+    TaskStartFailedEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "error": error,
+        "cause": cause,
     }
-}
-
-impl ToJson for types::ActivityTimedOutEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
+    TaskStartedEventDetails { "resourceType": resource_type, "resource": resource }
+    TaskSubmitFailedEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "error": error,
+        "cause": cause,
     }
-}
-
-impl ToJson for types::TaskFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
+    TaskSubmittedEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "output": output,
+        "outputDetails": output_details,
     }
-}
-
-impl ToJson for types::TaskScheduledEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("region", self.region().to_json()),
-            ("parameters", self.parameters().to_json()),
-            ("timeoutInSeconds", self.timeout_in_seconds().to_json()),
-            ("heartbeatInSeconds", self.heartbeat_in_seconds().to_json()),
-            ("taskCredentials", self.task_credentials().to_json()),
-        ])
+    TaskSucceededEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "output": output,
+        "outputDetails": output_details,
     }
-}
-
-impl ToJson for types::TaskStartFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
+    TaskTimedOutEventDetails {
+        "resourceType": resource_type,
+        "resource": resource,
+        "error": error,
+        "cause": cause,
     }
-}
-
-impl ToJson for types::TaskStartedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-        ])
+    ExecutionFailedEventDetails { "error": error, "cause": cause }
+    ExecutionStartedEventDetails {
+        "input": input,
+        "inputDetails": input_details,
+        "roleArn": role_arn,
+        "stateMachineAliasArn": state_machine_alias_arn,
+        "stateMachineVersionArn": state_machine_version_arn,
     }
-}
-
-impl ToJson for types::TaskSubmitFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
+    ExecutionSucceededEventDetails { "output": output, "outputDetails": output_details }
+    ExecutionAbortedEventDetails { "error": error, "cause": cause }
+    ExecutionTimedOutEventDetails { "error": error, "cause": cause }
+    ExecutionRedrivenEventDetails { "redriveCount": redrive_count }
+    MapStateStartedEventDetails { "length": length }
+    MapIterationEventDetails { "name": name, "index": index }
+    LambdaFunctionFailedEventDetails { "error": error, "cause": cause }
+    LambdaFunctionScheduleFailedEventDetails { "error": error, "cause": cause }
+    LambdaFunctionScheduledEventDetails {
+        "resource": resource,
+        "input": input,
+        "inputDetails": input_details,
+        "timeoutInSeconds": timeout_in_seconds,
+        "taskCredentials": task_credentials,
     }
-}
-
-impl ToJson for types::TaskSubmittedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-        ])
+    LambdaFunctionStartFailedEventDetails { "error": error, "cause": cause }
+    LambdaFunctionSucceededEventDetails { "output": output, "outputDetails": output_details }
+    LambdaFunctionTimedOutEventDetails { "error": error, "cause": cause }
+    StateEnteredEventDetails { "name": name, "input": input, "inputDetails": input_details }
+    StateExitedEventDetails {
+        "name": name,
+        "output": output,
+        "outputDetails": output_details,
+        "assignedVariables": assigned_variables,
+        "assignedVariablesDetails": assigned_variables_details,
     }
+    MapRunStartedEventDetails { "mapRunArn": map_run_arn }
+    MapRunFailedEventDetails { "error": error, "cause": cause }
+    MapRunRedrivenEventDetails { "mapRunArn": map_run_arn, "redriveCount": redrive_count }
+    EvaluationFailedEventDetails { "error": error, "cause": cause, "location": location, "state": state }
+    HistoryEventExecutionDataDetails { "truncated": truncated }
+    TaskCredentials { "roleArn": role_arn }
+    AssignedVariablesDetails { "truncated": truncated }
 }
-
-impl ToJson for types::TaskSucceededEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::TaskTimedOutEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resourceType", self.resource_type().to_json()),
-            ("resource", self.resource().to_json()),
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionStartedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("input", self.input().to_json()),
-            ("inputDetails", self.input_details().to_json()),
-            ("roleArn", self.role_arn().to_json()),
-            ("stateMachineAliasArn", self.state_machine_alias_arn().to_json()),
-            ("stateMachineVersionArn", self.state_machine_version_arn().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionSucceededEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionAbortedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionTimedOutEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::ExecutionRedrivenEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("redriveCount", self.redrive_count().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::MapStateStartedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("length", self.length().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::MapIterationEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("name", self.name().to_json()),
-            ("index", self.index().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionScheduleFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionScheduledEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("resource", self.resource().to_json()),
-            ("input", self.input().to_json()),
-            ("inputDetails", self.input_details().to_json()),
-            ("timeoutInSeconds", self.timeout_in_seconds().to_json()),
-            ("taskCredentials", self.task_credentials().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionStartFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionSucceededEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::LambdaFunctionTimedOutEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::StateEnteredEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("name", self.name().to_json()),
-            ("input", self.input().to_json()),
-            ("inputDetails", self.input_details().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::StateExitedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("name", self.name().to_json()),
-            ("output", self.output().to_json()),
-            ("outputDetails", self.output_details().to_json()),
-            ("assignedVariables", self.assigned_variables().to_json()),
-            ("assignedVariablesDetails", self.assigned_variables_details().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::MapRunStartedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("mapRunArn", self.map_run_arn().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::MapRunFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::MapRunRedrivenEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("mapRunArn", self.map_run_arn().to_json()),
-            ("redriveCount", self.redrive_count().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::EvaluationFailedEventDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("error", self.error().to_json()),
-            ("cause", self.cause().to_json()),
-            ("location", self.location().to_json()),
-            ("state", self.state().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::HistoryEventExecutionDataDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("truncated", self.truncated().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::TaskCredentials {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("roleArn", self.role_arn().to_json()),
-        ])
-    }
-}
-
-impl ToJson for types::AssignedVariablesDetails {
-    fn to_json(&self) -> Value {
-        object(&[
-            ("truncated", self.truncated().to_json()),
-        ])
-    }
-}
-
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 //! - [`history`]: SDK history events back into `GetExecutionHistory`'s JSON.
 //! - [`deploy`]: validate, create activities, create or update, diff.
 //! - [`worker`]: answering activity tasks from AWS with the local worker kinds.
+//! - [`roles`]: the IAM roles Step Functions may assume, for the deploy dialog.
 //! - [`error`]: `AwsError`, every failure sorted by what to do about it.
 //! - [`s3_upload`]: fast multipart uploads; [`ingest`]: a file to the raw bucket, then its execution.
 pub mod backend;
@@ -18,6 +19,7 @@ pub mod deploy;
 pub mod error;
 pub mod history;
 pub mod ingest;
+pub mod roles;
 pub mod s3_upload;
 pub mod sfn;
 pub mod worker;
