@@ -30,8 +30,6 @@ pub struct Settings {
     pub theme: ThemeChoice,
     /// Last window size in logical pixels.
     pub window_size: Option<[f32; 2]>,
-    /// The execution role ARN last deployed with, per connection label (never credentials).
-    pub role_arns: std::collections::BTreeMap<String, String>,
 }
 
 impl Settings {

@@ -182,6 +182,7 @@ impl DesignerApp {
     /// Replaces the backend: the old one is ended, the new one started, the choice saved.
     pub fn switch_connection(&mut self, to: crate::backend::aws::Connection) {
         self.connection.save(&to);
+        self.deploy.forget_connection();
         self.run.shut_down();
         self.run = self.connection.start(&to);
         self.mode = Mode::Run;
@@ -394,8 +395,9 @@ impl DesignerApp {
     }
 
     pub fn open_deploy_dialog(&mut self) {
-        let (label, _) = self.deploy_target();
-        let role = label.as_ref().and_then(|l| self.settings.role_arns.get(l)).cloned();
+        // One role per connection, shared with the Connect to AWS window and the Run tab's
+        // starts: connection.json holds it.
+        let role = Some(self.connection.role_arn.trim()).filter(|r| !r.is_empty()).map(str::to_owned);
         self.deploy.show(&self.run.machine_name(), role.as_deref());
     }
 
@@ -427,10 +429,11 @@ impl DesignerApp {
         }
         let (label, local) = self.deploy_target();
         let out = self.deploy.ui(ctx, &self.doc, label.as_deref(), local);
-        if let (Some(role), Some(l)) = (out.remember_role, label.clone()) {
-            if self.settings.role_arns.get(&l) != Some(&role) {
-                self.settings.role_arns.insert(l, role);
-                let _ = self.settings.save(&self.config);
+        if let Some(role) = out.remember_role {
+            if self.connection.role_arn.trim() != role {
+                self.connection.role_arn = role;
+                let target = self.run.target.clone();
+                self.connection.save(&target);
             }
         }
         if let Some(c) = out.command {
