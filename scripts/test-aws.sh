@@ -57,8 +57,10 @@ start_localstack e2e
 say "LocalStack on 127.0.0.1:$port"
 
 # Dummy credentials: LocalStack accepts any; nothing here is a real secret.
+# The AWS CLI and boto3 from that venv drive `stepwise serve` too; here their tests may not skip.
 STEPWISE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port" \
-STEPWISE_TEST_PYTHON="$venv/bin/python" \
+STEPWISE_TEST_PYTHON="$venv/bin/python" STEPWISE_REQUIRE_CLIENTS=1 \
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    cargo test --locked --test tests -- --test-threads=1 --nocapture aws_sfn:: aws_e2e::
+    cargo test --locked --test tests -- --test-threads=1 --nocapture aws_sfn:: aws_e2e:: \
+        serve::the_aws_cli_works_against_serve serve::serve_answers_a_boto3_activity_worker

@@ -360,7 +360,7 @@ fn sigterm_stops_serve_cleanly_and_frees_the_data_dir() {
 fn the_aws_cli_works_against_serve() {
     let aws = Path::new(BIN).parent().and_then(Path::parent).unwrap().join("localstack-venv").join("bin").join("aws");
     if !aws.exists() {
-        eprintln!("\n*** SKIPPED the_aws_cli_works_against_serve: no AWS CLI at {} ***\n", aws.display());
+        skip("the_aws_cli_works_against_serve", &format!("no AWS CLI at {}", aws.display()));
         return;
     }
     let server = Server::start();
@@ -517,12 +517,23 @@ fn serve_s3_puts_gets_lists_and_assembles_multipart_uploads() {
     assert_eq!(server.http("HEAD", "/media", &[], b"").0, 404);
 }
 
-/// A Python with boto3: `target/serve-venv`, made (with pip, from PyPI) when missing.
+/// Says loudly that a client test did not run. scripts/test-aws.sh runs these tests again once
+/// it has installed the clients, with STEPWISE_REQUIRE_CLIENTS=1: there a skip is a failure.
+fn skip(test: &str, why: &str) {
+    assert!(std::env::var_os("STEPWISE_REQUIRE_CLIENTS").is_none(), "{test} must run here, but: {why}");
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+}
+
+/// A Python with boto3: STEPWISE_TEST_PYTHON (scripts/test-aws.sh passes LocalStack's venv),
+/// else `target/serve-venv`, made (with pip, from PyPI) when missing.
 fn boto3_python() -> Result<PathBuf, String> {
+    let has_boto3 = |p: &Path| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
+    if let Some(given) = std::env::var_os("STEPWISE_TEST_PYTHON").map(PathBuf::from) {
+        return if has_boto3(&given) { Ok(given) } else { Err(format!("STEPWISE_TEST_PYTHON={} has no boto3", given.display())) };
+    }
     let target = Path::new(BIN).parent().and_then(Path::parent).ok_or("no target directory")?.to_owned();
     let venv = target.join("serve-venv");
     let python = venv.join("bin").join("python");
-    let has_boto3 = |p: &Path| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success());
     if has_boto3(&python) {
         return Ok(python);
     }
@@ -542,7 +553,7 @@ fn serve_answers_a_boto3_activity_worker() {
     let python = match boto3_python() {
         Ok(p) => p,
         Err(why) => {
-            eprintln!("\n*** SKIPPED serve_answers_a_boto3_activity_worker: {why} ***\n");
+            skip("serve_answers_a_boto3_activity_worker", &why);
             return;
         }
     };
