@@ -1,6 +1,10 @@
-"""LocalStack half of scripts/bench-localstack.sh: the workloads of benches/engine.rs, on LocalStack.
+"""The workloads of benches/engine.rs through the Step Functions API, with boto3.
 
-Subcommands (the shell script starts a fresh LocalStack for each, because LocalStack's
+scripts/bench-localstack.sh runs them against LocalStack (its half of the engine comparison);
+scripts/bench-serve.sh runs them against `stepwise serve` and LocalStack alike (--label names the
+server in messages).
+
+Subcommands (the shell scripts start a fresh server for each, because LocalStack's
 GetActivityTask and SendTaskSuccess scan every execution it holds, so a server that already ran
 thousands of executions is slower than a fresh one):
 
@@ -12,6 +16,8 @@ thousands of executions is slower than a fresh one):
   activity  like the `activity_10000` bench: start N executions (each parks on the activity),
             then a pool of worker threads polls GetActivityTask and answers SendTaskSuccess; time
             from the first StartExecution until ListExecutions shows all N SUCCEEDED.
+  compare-serve  the results of the three workloads against `stepwise serve` and against LocalStack
+            (scripts/bench-serve.sh); prints and writes the table.
   report    reads those results and Stepwise's criterion medians (estimates.json, and the
             bytes-per-parked-execution line of the cargo bench log); prints and writes the table.
 
@@ -77,7 +83,7 @@ def log(msg):
 
 
 class Bench:
-    def __init__(self, endpoint, pid, workers):
+    def __init__(self, endpoint, pid, workers, label="LocalStack", poll_min_s=0.1):
         self.sfn = boto3.client(
             "stepfunctions",
             endpoint_url=endpoint,
@@ -95,6 +101,8 @@ class Bench:
         self.idle_s = 0.01
         self.duplicates = 0
         self.seq = 0
+        self.label = label
+        self.poll_min_s = poll_min_s
 
     def name(self, prefix):
         self.seq += 1
@@ -113,7 +121,11 @@ class Bench:
         )["stateMachineArn"]
 
     # --- 1. the chain -------------------------------------------------------------------------
-    def chain_once(self, machine_arn, poll_s=0.1):
+    def chain_once(self, machine_arn):
+        # The poll starts at poll_min_s and doubles up to 100 ms: a server that ends the chain in
+        # milliseconds is not rounded up to a 100 ms tick, and one that takes seconds sees only a
+        # handful of extra DescribeExecution calls. poll_min_s=0.1 is the plain 100 ms poll.
+        poll_s = self.poll_min_s
         t0 = time.perf_counter()
         arn = self.sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps({"n": 1}))[
             "executionArn"
@@ -126,6 +138,7 @@ class Bench:
             if time.perf_counter() - t0 > DEADLINE_S:
                 raise SystemExit(f"chain execution still RUNNING after {DEADLINE_S} s")
             time.sleep(poll_s)
+            poll_s = min(poll_s * 2, max(self.poll_min_s, 0.1))
         if d["status"] != "SUCCEEDED":
             raise SystemExit(f"chain execution ended {d['status']}: {d.get('error')} {d.get('cause')}")
         server = (d["stopDate"] - d["startDate"]).total_seconds()
@@ -148,7 +161,7 @@ class Bench:
         arn, wall, _ = self.chain_once(machine)  # warm-up
         entered = self.entered_states(arn)
         if entered != states:
-            raise SystemExit(f"LocalStack entered {entered} states, expected {states}")
+            raise SystemExit(f"{self.label} entered {entered} states, expected {states}")
         log(f"chain warm-up: {wall * 1e3:.0f} ms, {entered} states entered")
         walls, servers, cpus = [], [], []
         for i in range(runs):
@@ -178,7 +191,8 @@ class Bench:
             return list(pool.map(start, range(n)))
 
     def work(self, activity_arn, stop):
-        """Worker pool: GetActivityTask (LocalStack answers at once, token or not), SendTaskSuccess.
+        """Worker pool: GetActivityTask (LocalStack answers at once, token or not; a server that
+        long-polls like AWS holds the request until a task comes), SendTaskSuccess.
 
         Workers run until `stop`: completion is judged by ListExecutions, not by counting answers,
         because LocalStack can hand the same task to two concurrent pollers."""
@@ -479,18 +493,157 @@ def report(a):
     print(text)
 
 
+def compare_serve(a):
+    """scripts/bench-serve.sh: `stepwise serve` and LocalStack, both measured by this client."""
+    sides = {}
+    for key, d in (("sw", a.serve), ("ls", a.localstack)):
+        acts = [load(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f.startswith("activity-")]
+        if not acts:
+            raise SystemExit(f"no activity-*.json in {d}")
+        sides[key] = {
+            "chain": load(os.path.join(d, "chain.json")),
+            "mem": load(os.path.join(d, "memory.json")),
+            "acts": acts,
+        }
+    sw, ls = sides["sw"], sides["ls"]
+    states = sw["chain"]["states"]
+    n = sw["acts"][0]["n"]
+    if ls["chain"]["states"] != states or ls["acts"][0]["n"] != n or ls["mem"]["n"] != sw["mem"]["n"]:
+        raise SystemExit("the two result sets were not run with the same workload sizes")
+    med = statistics.median
+
+    def ratio(slow, fast):
+        return f"{slow / fast:,.1f}x" if fast > 0 else "n/a"
+
+    def side(x):
+        c, m, acts = x["chain"], x["mem"], x["acts"]
+        elapsed = med([r["elapsed_s"] for r in acts])
+        return {
+            "wall": med(c["wall_s"]),
+            "server": med(c["server_s"]),
+            "cpu": med(c["cpu_s"]),
+            "act": elapsed,
+            "rate": n / elapsed,
+            "bytes": m["bytes_each"],
+        }
+
+    s, l = side(sw), side(ls)
+
+    def dates(x):
+        # Stepwise's engine reads its clock once per step, and a chain of Pass and Choice states
+        # with nothing to wait for is one step: its start and stop dates are then equal.
+        return fmt_time(x) if x > 0 else "0 (one engine step)"
+
+    rows = [
+        (f"{states:,}-state Pass/Choice chain, polled wall time (StartExecution to DescribeExecution not RUNNING)",
+         fmt_time(s["wall"]), fmt_time(l["wall"]), ratio(l["wall"], s["wall"])),
+        ("  the same by the server's own startDate/stopDate", dates(s["server"]), dates(l["server"]),
+         ratio(l["server"], s["server"])),
+        ("  state transitions/s by those dates", fmt_rate(states / s["server"]) if s["server"] > 0 else "n/a",
+         fmt_rate(states / l["server"]), ratio(l["server"], s["server"])),
+        ("  server CPU time per chain execution", fmt_time(s["cpu"]), fmt_time(l["cpu"]), ratio(l["cpu"], s["cpu"])),
+        (f"activity executions started, parked and completed by {sw['acts'][0]['workers']} workers, per second (N={n:,})",
+         fmt_rate(s["rate"]), fmt_rate(l["rate"]), ratio(s["rate"], l["rate"])),
+        (f"  time for the whole batch of {n:,}", fmt_time(s["act"]), fmt_time(l["act"]), ratio(l["act"], s["act"])),
+        (f"server RSS growth per parked execution ({sw['mem']['n']:,} parked)",
+         fmt_bytes(s["bytes"]), fmt_bytes(l["bytes"]),
+         ratio(l["bytes"], s["bytes"]) if s["bytes"] > 0 else "n/a"),
+    ]
+
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(x.split(":", 1)[1].strip() for x in f if x.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        from importlib.metadata import version
+
+        ls_version = version("localstack-core")
+        boto_version = version("boto3")
+    except Exception:
+        ls_version = boto_version = "?"
+
+    def runs(xs, f=fmt_time):
+        return ", ".join(f(x) for x in xs)
+
+    head = ("metric", "Stepwise serve (median)", "LocalStack (median)", "Stepwise serve ahead by")
+    lines = [
+        "# `stepwise serve` vs LocalStack, through the API",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} CPUs ({cpu}); {a.serve_version}; "
+        f"localstack-core {ls_version}; one client for both (scripts/bench_localstack.py, boto3 {boto_version}, "
+        f"Python {platform.python_version()}) over loopback; each workload on a fresh server, Stepwise first, "
+        "then LocalStack, never at the same time.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "| --- | ---: | ---: | ---: |",
+    ] + ["| " + " | ".join(r) + " |" for r in rows]
+    lines += [
+        "",
+        "How:",
+        f"- Chain: one execution at a time, a warm-up then {len(sw['chain']['wall_s'])} measured run(s); the "
+        f"warm-up's history was checked to enter {states:,} states on both. DescribeExecution polled from "
+        f"{sw['chain'].get('poll_min_s', 0.1) * 1e3:.0f} ms, doubling to 100 ms. Wall: Stepwise serve "
+        f"{runs(sw['chain']['wall_s'])}; LocalStack {runs(ls['chain']['wall_s'])}. By its dates: Stepwise serve "
+        f"{runs(sw['chain']['server_s'])}; LocalStack {runs(ls['chain']['server_s'])}. The dates have "
+        "millisecond resolution; Stepwise serve stamps each engine step with one clock reading, and "
+        "its chain (Pass and Choice, nothing to wait for) runs as one step, so where its dates show 0 "
+        "the wall time and server CPU time are the figures to compare.",
+        f"- Activities: N={n:,}, each run on a fresh server after {sw['acts'][0]['warmup']} warm-up executions: "
+        "StartExecution from 8 threads, then the worker pool (GetActivityTask, SendTaskSuccess) until "
+        f"ListExecutions shows all N SUCCEEDED. Stepwise serve {runs([r['elapsed_s'] for r in sw['acts']])} "
+        f"(start phase {runs([r['start_s'] for r in sw['acts']])}); LocalStack "
+        f"{runs([r['elapsed_s'] for r in ls['acts']])} (start phase {runs([r['start_s'] for r in ls['acts']])}).",
+        f"- Memory: RSS of the server process (and its children) before and after {sw['mem']['n']:,} executions "
+        f"reached ActivityScheduled, after 50 warm-up executions: Stepwise serve {sw['mem']['rss_before'] / 2**20:.0f} "
+        f"-> {sw['mem']['rss_parked'] / 2**20:.0f} MiB, OS threads {sw['mem']['threads_before']} -> "
+        f"{sw['mem']['threads_parked']}; LocalStack {ls['mem']['rss_before'] / 2**20:.0f} -> "
+        f"{ls['mem']['rss_parked'] / 2**20:.0f} MiB, OS threads {ls['mem']['threads_before']} -> "
+        f"{ls['mem']['threads_parked']}.",
+        "",
+        "Caveats:",
+        "- Both sides are measured through boto3 over HTTP on loopback, and the client shares the CPUs with "
+        "the server: client time is in every figure except the server's own dates and CPU time, and it "
+        "weighs more on the faster server, so the wall-time ratios understate the servers' own difference.",
+        "- Durability differs. Stepwise serve writes every engine step (journal, history events, task tokens) "
+        "to SQLite in its data directory as one transaction, WAL with synchronous=NORMAL: a commit survives "
+        "the process being killed, but commits are not fsynced one by one (SQLite fsyncs at WAL checkpoints), "
+        "so a power cut may lose the last few. LocalStack keeps Step Functions state in memory (no "
+        "persistence configured), so it writes nothing.",
+        "- Stepwise serve's GetActivityTask long-polls as AWS does; LocalStack's answers at once, empty or not, "
+        "and idle workers sleep 10 ms before asking again.",
+        "- LocalStack's GetActivityTask/SendTaskSuccess scan every execution it holds, so its activity rate "
+        "falls as N grows; the ratio at N=10,000 would be larger than shown.",
+        "- RSS growth is coarse (allocator pools, thread stacks; LocalStack starts an OS thread per "
+        "execution); a figure near zero means below what RSS resolves at this N.",
+    ]
+    dups = sum(x.get("duplicates", 0) for x in ls["acts"])
+    if dups:
+        lines.append(f"- LocalStack handed the same activity task to two pollers {dups} times.")
+    dups = sum(x.get("duplicates", 0) for x in sw["acts"])
+    if dups:
+        lines.append(f"- Stepwise serve handed the same activity task to two pollers {dups} times.")
+    text = "\n".join(lines) + "\n"
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("chain", "memory", "activity"):
         p = sub.add_parser(name)
         p.add_argument("--endpoint", required=True)
-        p.add_argument("--pid", type=int, required=True, help="LocalStack's process id (RSS, CPU)")
+        p.add_argument("--pid", type=int, required=True, help="the server's process id (RSS, CPU)")
+        p.add_argument("--label", default="LocalStack", help="the server's name in messages")
         p.add_argument("--json", required=True)
         p.add_argument("--workers", type=int, default=8)
         if name == "chain":
             p.add_argument("--states", type=int, default=1000)
             p.add_argument("--runs", type=int, default=5)
+            p.add_argument("--poll-min-ms", type=float, default=100, help="first DescribeExecution poll interval")
         else:
             p.add_argument("--n", type=int, default=1000)
     p = sub.add_parser("report")
@@ -498,13 +651,20 @@ def main():
     p.add_argument("--cargo-log", required=True)
     p.add_argument("--results", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("compare-serve")
+    p.add_argument("--serve", required=True, help="results of `stepwise serve`")
+    p.add_argument("--localstack", required=True, help="results of LocalStack")
+    p.add_argument("--serve-version", default="stepwise serve")
+    p.add_argument("--out", required=True)
     a = ap.parse_args()
 
     if a.cmd == "report":
         return report(a)
-    b = Bench(a.endpoint, a.pid, a.workers)
+    if a.cmd == "compare-serve":
+        return compare_serve(a)
+    b = Bench(a.endpoint, a.pid, a.workers, a.label, getattr(a, "poll_min_ms", 100) / 1e3)
     if a.cmd == "chain":
-        save(a.json, dict(b.chain(a.states, a.runs), states=a.states))
+        save(a.json, dict(b.chain(a.states, a.runs), states=a.states, poll_min_s=b.poll_min_s))
     elif a.cmd == "memory":
         save(a.json, b.activity_memory(a.n))
     elif a.cmd == "activity":
