@@ -8,11 +8,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::backend::Out;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -36,38 +37,10 @@ pub struct LocalBackend;
 impl LocalBackend {
     /// Starts the backend's thread; the first update says whether the engine opened.
     pub fn start(data_dir: PathBuf, config_dir: PathBuf, waker: Waker) -> Backend {
-        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (tx, updates) = std::sync::mpsc::channel();
-        let out = Out { tx, waker };
-        let thread = std::thread::Builder::new().name("stepwise-backend".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
-            match runtime {
-                Ok(rt) => rt.block_on(serve(data_dir, config_dir, rx, out)),
-                Err(e) => out.send(Update::Unavailable(format!("Cannot start the local engine's async runtime: {e}."))),
-            }
-        });
-        Backend { commands: Some(commands), updates, thread: thread.ok() }
+        super::spawn_backend("stepwise-backend", "the local engine", waker, move |rx, out| serve(data_dir, config_dir, rx, out))
     }
 }
 
-/// The sending half of the updates, which wakes the UI after each one.
-#[derive(Clone)]
-struct Out {
-    tx: Sender<Update>,
-    waker: Waker,
-}
-
-impl Out {
-    fn send(&self, update: Update) {
-        if self.tx.send(update).is_ok() {
-            (self.waker)();
-        }
-    }
-
-    fn notice(&self, text: impl Into<String>, error: bool) {
-        self.send(Update::Notice { text: text.into(), error });
-    }
-}
 
 /// What the loop remembers between commands.
 struct Serving {
@@ -487,21 +460,6 @@ impl Serving {
         })
     }
 
-    fn publish_uploads(uploads: &Mutex<Vec<Upload>>, out: &Out) {
-        if let Ok(list) = uploads.lock() {
-            out.send(Update::Uploads(list.clone()));
-        }
-    }
-
-    fn set_upload(uploads: &Mutex<Vec<Upload>>, out: &Out, id: UploadId, state: UploadState) {
-        if let Ok(mut list) = uploads.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
-                u.state = state;
-            }
-        }
-        Self::publish_uploads(uploads, out);
-    }
-
     async fn ingest(&mut self, paths: Vec<PathBuf>, bucket: String, name: String, definition: String) {
         let refuse_all = |s: &mut Serving, why: String| {
             if let Ok(mut list) = s.uploads.lock() {
@@ -510,7 +468,7 @@ impl Serving {
                     s.next_upload += 1;
                 }
             }
-            Self::publish_uploads(&s.uploads, &s.out);
+            s.out.publish_uploads(&s.uploads);
         };
         let Ok(machine_arn) = self.deploy(&name, &definition).await else {
             return refuse_all(self, format!("The workflow could not be deployed as {name}; fix its problems in Design first."));
@@ -538,7 +496,7 @@ impl Serving {
             if let Ok(mut list) = self.uploads.lock() {
                 list.push(Upload { id, path: path.clone(), state });
             }
-            Self::publish_uploads(&self.uploads, &self.out);
+            self.out.publish_uploads(&self.uploads);
             let Ok(file) = checked else { continue };
             let progress = UploadProgress::new(file.size);
             let (service, buckets, out, uploads, slots) =
@@ -551,14 +509,14 @@ impl Serving {
                 if !queued {
                     return;
                 }
-                Self::set_upload(&uploads, &out, id, UploadState::Uploading { progress: Arc::clone(&progress), started: std::time::Instant::now() });
+                out.set_upload(&uploads, id, UploadState::Uploading { progress: Arc::clone(&progress), started: std::time::Instant::now() });
                 let result = ingest::ingest_local(&service, &buckets, &bucket, &machine_arn, file, Arc::clone(&progress)).await;
                 let state = match result {
                     Ok(done) => UploadState::Started { execution_arn: done.execution_arn, size: done.size },
                     Err(_) if progress.is_cancelled() => UploadState::Cancelled,
                     Err(e) => UploadState::Failed(e.to_string()),
                 };
-                Self::set_upload(&uploads, &out, id, state);
+                out.set_upload(&uploads, id, state);
             });
         }
         self.stale_buckets = true;
@@ -575,7 +533,7 @@ impl Serving {
                 }
             }
         }
-        Self::publish_uploads(&self.uploads, &self.out);
+        self.out.publish_uploads(&self.uploads);
     }
 
     async fn list_bucket(&self, bucket: &str) {

@@ -151,6 +151,63 @@ pub enum Update {
     Deployment(deploy_ops::DeploymentUpdate),
 }
 
+/// The sending half of a backend's updates, which wakes the UI after each one.
+#[derive(Clone)]
+pub(crate) struct Out {
+    tx: std::sync::mpsc::Sender<Update>,
+    waker: Waker,
+}
+
+impl Out {
+    pub(crate) fn send(&self, update: Update) {
+        if self.tx.send(update).is_ok() {
+            (self.waker)();
+        }
+    }
+
+    pub(crate) fn notice(&self, text: impl Into<String>, error: bool) {
+        self.send(Update::Notice { text: text.into(), error });
+    }
+
+    /// Sends the uploads as they are now.
+    pub(crate) fn publish_uploads(&self, uploads: &std::sync::Mutex<Vec<Upload>>) {
+        if let Ok(list) = uploads.lock() {
+            self.send(Update::Uploads(list.clone()));
+        }
+    }
+
+    /// Moves one upload to `state`, and sends the uploads.
+    pub(crate) fn set_upload(&self, uploads: &std::sync::Mutex<Vec<Upload>>, id: UploadId, state: UploadState) {
+        if let Ok(mut list) = uploads.lock() {
+            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
+                u.state = state;
+            }
+        }
+        self.publish_uploads(uploads);
+    }
+}
+
+/// Starts a backend on a thread of its own with a tokio runtime: `serve` answers commands
+/// until the views drop their [`Backend`]. `what` names it in the one message a runtime that
+/// cannot start gives ("the local engine", "the AWS connection").
+pub(crate) fn spawn_backend<F, Fut>(thread_name: &str, what: &'static str, waker: Waker, serve: F) -> Backend
+where
+    F: FnOnce(tokio::sync::mpsc::UnboundedReceiver<Command>, Out) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, updates) = std::sync::mpsc::channel();
+    let out = Out { tx, waker };
+    let thread = std::thread::Builder::new().name(thread_name.into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+        match runtime {
+            Ok(rt) => rt.block_on(serve(rx, out)),
+            Err(e) => out.send(Update::Unavailable(format!("Cannot start {what}'s async runtime: {e}."))),
+        }
+    });
+    Backend { commands: Some(commands), updates, thread: thread.ok() }
+}
+
 /// The views' handle on a running backend.
 pub struct Backend {
     commands: Option<tokio::sync::mpsc::UnboundedSender<Command>>,

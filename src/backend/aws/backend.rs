@@ -11,11 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::backend::Out;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::connection::{AwsTarget, ConnectionSettings};
@@ -55,38 +56,10 @@ pub struct AwsBackend;
 impl AwsBackend {
     /// Starts the backend's thread; the first update says whether AWS answers.
     pub fn start(target: AwsTarget, config_dir: PathBuf, waker: Waker) -> Backend {
-        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
-        let (tx, updates) = std::sync::mpsc::channel();
-        let out = Out { tx, waker };
-        let thread = std::thread::Builder::new().name("stepwise-aws-backend".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
-            match runtime {
-                Ok(rt) => rt.block_on(serve(target, config_dir, rx, out)),
-                Err(e) => out.send(Update::Unavailable(format!("Cannot start the AWS connection's async runtime: {e}."))),
-            }
-        });
-        Backend { commands: Some(commands), updates, thread: thread.ok() }
+        crate::backend::spawn_backend("stepwise-aws-backend", "the AWS connection", waker, move |rx, out| serve(target, config_dir, rx, out))
     }
 }
 
-/// The sending half of the updates, which wakes the UI after each one.
-#[derive(Clone)]
-struct Out {
-    tx: Sender<Update>,
-    waker: Waker,
-}
-
-impl Out {
-    fn send(&self, update: Update) {
-        if self.tx.send(update).is_ok() {
-            (self.waker)();
-        }
-    }
-
-    fn notice(&self, text: impl Into<String>, error: bool) {
-        self.send(Update::Notice { text: text.into(), error });
-    }
-}
 
 /// When one thing is next read, and how long to wait after that.
 #[derive(Debug, Clone)]
@@ -737,21 +710,6 @@ impl Serving {
 
     // ---- uploads ----
 
-    fn publish_uploads(uploads: &Mutex<Vec<Upload>>, out: &Out) {
-        if let Ok(list) = uploads.lock() {
-            out.send(Update::Uploads(list.clone()));
-        }
-    }
-
-    fn set_upload(uploads: &Mutex<Vec<Upload>>, out: &Out, id: UploadId, state: UploadState) {
-        if let Ok(mut list) = uploads.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
-                u.state = state;
-            }
-        }
-        Self::publish_uploads(uploads, out);
-    }
-
     async fn ingest(&mut self, paths: Vec<PathBuf>, bucket: String, name: String, definition: String) {
         let Ok(machine_arn) = self.deploy(&name, &definition).await else {
             if let Ok(mut list) = self.uploads.lock() {
@@ -761,7 +719,7 @@ impl Serving {
                     self.next_upload += 1;
                 }
             }
-            return Self::publish_uploads(&self.uploads, &self.out);
+            return self.out.publish_uploads(&self.uploads);
         };
         self.out.send(Update::Deployed { name: name.clone(), arn: machine_arn.clone() });
         let options = match IngestOptions::load(&self.config_dir) {
@@ -782,7 +740,7 @@ impl Serving {
             if let Ok(mut list) = self.uploads.lock() {
                 list.push(Upload { id, path: path.clone(), state });
             }
-            Self::publish_uploads(&self.uploads, &self.out);
+            self.out.publish_uploads(&self.uploads);
             let Ok(file) = checked else { continue };
             let progress = UploadProgress::new(file.size);
             let (sfn, out, uploads, slots, account) =
@@ -795,14 +753,14 @@ impl Serving {
                 if !queued {
                     return;
                 }
-                Self::set_upload(&uploads, &out, id, UploadState::Uploading { progress: Arc::clone(&progress), started: Instant::now() });
+                out.set_upload(&uploads, id, UploadState::Uploading { progress: Arc::clone(&progress), started: Instant::now() });
                 let result = super::ingest::ingest_file(&sfn, account.as_deref(), &bucket, &machine_arn, file, Arc::clone(&progress)).await;
                 let state = match result {
                     Ok(done) => UploadState::Started { execution_arn: done.execution_arn, size: done.size },
                     Err(_) if progress.is_cancelled() => UploadState::Cancelled,
                     Err(e) => UploadState::Failed(e.to_string()),
                 };
-                Self::set_upload(&uploads, &out, id, state);
+                out.set_upload(&uploads, id, state);
             });
         }
         self.list_pace.now();
@@ -820,7 +778,7 @@ impl Serving {
                 }
             }
         }
-        Self::publish_uploads(&self.uploads, &self.out);
+        self.out.publish_uploads(&self.uploads);
     }
 
     // ---- buckets ----
