@@ -8,25 +8,22 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::backend::Out;
+use crate::backend::uploads::UploadQueue;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Backend, Command, TakenTask, Update, Upload, UploadId, UploadState, Waker, WorkerSettings, event_id, event_type};
+use super::{Backend, Command, TakenTask, Update, Waker, WorkerSettings, event_id, event_type};
 use crate::engine::MachineType;
 use crate::runtime::buckets::{ListQuery, LocalBuckets};
-use crate::runtime::ingest::{self, IngestOptions, UploadProgress};
+use crate::runtime::ingest::{self, IngestOptions};
 use crate::runtime::service::{LiveEvent, LocalService, ServiceError, StartExecution, open_local_engine};
 use crate::runtime::workers::{LocalWorkers, WorkerReport, spawn_local_workers};
 
-/// How many files upload at once: enough to keep a disk busy, few enough that each one's
-/// progress means something.
-const CONCURRENT_UPLOADS: usize = 3;
 /// Stale lists are refreshed at most this often.
 const TICK: Duration = Duration::from_millis(100);
 /// The worker name the window claims tasks under.
@@ -57,9 +54,7 @@ struct Serving {
     stale_executions: bool,
     stale_pending: bool,
     stale_buckets: bool,
-    uploads: Arc<Mutex<Vec<Upload>>>,
-    next_upload: UploadId,
-    slots: Arc<tokio::sync::Semaphore>,
+    uploads: UploadQueue,
     /// The workers the profiles ask for, in this process (dropped to stop them).
     workers: LocalWorkers,
     reports: tokio::sync::mpsc::UnboundedSender<WorkerReport>,
@@ -90,16 +85,14 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
         service,
         buckets,
         config_dir,
-        out,
+        out: out.clone(),
         watched: None,
         listing: None,
         listed: BTreeSet::new(),
         stale_executions: false,
         stale_pending: true,
         stale_buckets: false,
-        uploads: Arc::new(Mutex::new(Vec::new())),
-        next_upload: 1,
-        slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
+        uploads: UploadQueue::new(out.clone()),
         workers: LocalWorkers::default(),
         reports,
     };
@@ -138,13 +131,7 @@ async fn serve(data_dir: PathBuf, config_dir: PathBuf, mut rx: UnboundedReceiver
     }
     // Uploads stop at their next read: the runtime waits for its blocking threads when it
     // is dropped, and closing the window must not wait for a large file to finish.
-    if let Ok(list) = s.uploads.lock() {
-        for u in list.iter() {
-            if let UploadState::Uploading { progress, .. } = &u.state {
-                progress.cancel();
-            }
-        }
-    }
+    s.uploads.cancel_running();
     // Workers first: they hold tasks of executions the engine is about to release.
     drop(std::mem::take(&mut s.workers));
     let _ = s.service.shutdown().await;
@@ -265,7 +252,7 @@ impl Serving {
                 }
             }
             Command::Ingest { paths, bucket, name, definition } => self.ingest(paths, bucket, name, definition).await,
-            Command::CancelUpload(id) => self.cancel_upload(id),
+            Command::CancelUpload(id) => self.uploads.cancel(id),
             Command::ListBucket(bucket) => {
                 self.listed.insert(bucket.clone());
                 self.list_bucket(&bucket).await;
@@ -461,79 +448,21 @@ impl Serving {
     }
 
     async fn ingest(&mut self, paths: Vec<PathBuf>, bucket: String, name: String, definition: String) {
-        let refuse_all = |s: &mut Serving, why: String| {
-            if let Ok(mut list) = s.uploads.lock() {
-                for p in &paths {
-                    list.push(Upload { id: s.next_upload, path: p.clone(), state: UploadState::Failed(why.clone()) });
-                    s.next_upload += 1;
-                }
-            }
-            s.out.publish_uploads(&s.uploads);
-        };
         let Ok(machine_arn) = self.deploy(&name, &definition).await else {
-            return refuse_all(self, format!("The workflow could not be deployed as {name}; fix its problems in Design first."));
+            return self.uploads.refuse_all(&paths, &format!("The workflow could not be deployed as {name}; fix its problems in Design first."));
         };
         self.out.send(Update::Deployed { name: name.clone(), arn: machine_arn.clone() });
         let root: Value = crate::asl::parse_bytes(definition.as_bytes(), None).0.root;
         if let Err(e) = ingest::ensure_buckets(&self.buckets, &root, &[bucket.as_str()]) {
-            return refuse_all(self, format!("The bucket {bucket} cannot be created: {e}"));
+            return self.uploads.refuse_all(&paths, &format!("The bucket {bucket} cannot be created: {e}"));
         }
-        let options = match IngestOptions::load(&self.config_dir) {
-            Ok(o) => o,
-            Err(e) => {
-                self.out.notice(format!("{e}; the default list of video types is used."), true);
-                IngestOptions::default()
-            }
-        };
-        for path in paths {
-            let id = self.next_upload;
-            self.next_upload += 1;
-            let checked = ingest::check_file(&path, &options);
-            let state = match &checked {
-                Ok(_) => UploadState::Queued,
-                Err(e) => UploadState::Failed(e.to_string()),
-            };
-            if let Ok(mut list) = self.uploads.lock() {
-                list.push(Upload { id, path: path.clone(), state });
-            }
-            self.out.publish_uploads(&self.uploads);
-            let Ok(file) = checked else { continue };
-            let progress = UploadProgress::new(file.size);
-            let (service, buckets, out, uploads, slots) =
-                (self.service.clone(), self.buckets.clone(), self.out.clone(), Arc::clone(&self.uploads), Arc::clone(&self.slots));
-            let (bucket, machine_arn) = (bucket.clone(), machine_arn.clone());
-            tokio::spawn(async move {
-                let Ok(_slot) = slots.acquire().await else { return };
-                // Cancelled while it waited for a slot.
-                let queued = uploads.lock().is_ok_and(|l| l.iter().any(|u| u.id == id && matches!(u.state, UploadState::Queued)));
-                if !queued {
-                    return;
-                }
-                out.set_upload(&uploads, id, UploadState::Uploading { progress: Arc::clone(&progress), started: std::time::Instant::now() });
-                let result = ingest::ingest_local(&service, &buckets, &bucket, &machine_arn, file, Arc::clone(&progress)).await;
-                let state = match result {
-                    Ok(done) => UploadState::Started { execution_arn: done.execution_arn, size: done.size },
-                    Err(_) if progress.is_cancelled() => UploadState::Cancelled,
-                    Err(e) => UploadState::Failed(e.to_string()),
-                };
-                out.set_upload(&uploads, id, state);
-            });
-        }
+        let options = self.uploads.options(&self.config_dir);
+        let (service, buckets) = (self.service.clone(), self.buckets.clone());
+        self.uploads.enqueue(paths, &options, |file, progress| {
+            let (service, buckets, bucket, machine_arn) = (service.clone(), buckets.clone(), bucket.clone(), machine_arn.clone());
+            async move { ingest::ingest_local(&service, &buckets, &bucket, &machine_arn, file, progress).await }
+        });
         self.stale_buckets = true;
-    }
-
-    fn cancel_upload(&mut self, id: UploadId) {
-        if let Ok(mut list) = self.uploads.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
-                match &u.state {
-                    UploadState::Queued => u.state = UploadState::Cancelled,
-                    // The uploading task sees the flag at its next read and says Cancelled.
-                    UploadState::Uploading { progress, .. } => progress.cancel(),
-                    _ => {}
-                }
-            }
-        }
-        self.out.publish_uploads(&self.uploads);
     }
 
     async fn list_bucket(&self, bucket: &str) {

@@ -23,6 +23,7 @@
 pub mod aws;
 pub mod deploy_ops;
 pub mod local;
+mod uploads;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -167,23 +168,6 @@ impl Out {
 
     pub(crate) fn notice(&self, text: impl Into<String>, error: bool) {
         self.send(Update::Notice { text: text.into(), error });
-    }
-
-    /// Sends the uploads as they are now.
-    pub(crate) fn publish_uploads(&self, uploads: &std::sync::Mutex<Vec<Upload>>) {
-        if let Ok(list) = uploads.lock() {
-            self.send(Update::Uploads(list.clone()));
-        }
-    }
-
-    /// Moves one upload to `state`, and sends the uploads.
-    pub(crate) fn set_upload(&self, uploads: &std::sync::Mutex<Vec<Upload>>, id: UploadId, state: UploadState) {
-        if let Ok(mut list) = uploads.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
-                u.state = state;
-            }
-        }
-        self.publish_uploads(uploads);
     }
 }
 

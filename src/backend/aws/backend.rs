@@ -11,12 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::backend::Out;
+use crate::backend::uploads::UploadQueue;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::connection::{AwsTarget, ConnectionSettings};
@@ -24,13 +24,11 @@ use super::deploy::{DeployError, DeployRequest, deploy};
 use super::error::{AwsError, classify};
 use super::sfn::{AwsSfn, HistoryCursor, StateMachineSettings, token_prefix};
 use crate::backend::{
-    Backend, Command, ExecutionDescription, ObjectMeta, PendingTask, TakenTask, Update, Upload, UploadId, UploadState, Waker, WorkerSettings,
+    Backend, Command, ExecutionDescription, ObjectMeta, PendingTask, TakenTask, Update, Waker, WorkerSettings,
     event_id, event_type,
 };
-use crate::runtime::ingest::{self, IngestOptions, UploadProgress};
+use crate::runtime::ingest::IngestOptions;
 
-/// How many files upload at once (as on the local engine).
-const CONCURRENT_UPLOADS: usize = 3;
 /// How often the loop looks whether something is due; the paces decide what is.
 const TICK: Duration = Duration::from_millis(200);
 /// The worker name the window takes tasks under (AWS shows it in `ActivityStarted`).
@@ -146,9 +144,7 @@ struct Serving {
     bucket_pace: Pace,
     /// The last failure while calls fail; `None` while they work.
     failing: Option<String>,
-    uploads: Arc<Mutex<Vec<Upload>>>,
-    next_upload: UploadId,
-    slots: Arc<tokio::sync::Semaphore>,
+    uploads: UploadQueue,
 }
 
 fn is_execution_end(kind: &str) -> bool {
@@ -191,7 +187,7 @@ async fn serve(target: AwsTarget, config_dir: PathBuf, mut rx: UnboundedReceiver
         sfn,
         account,
         config_dir,
-        out,
+        out: out.clone(),
         watched: None,
         listing: None,
         list_pace: Pace::new(LIST_FAST, LIST_IDLE),
@@ -202,9 +198,7 @@ async fn serve(target: AwsTarget, config_dir: PathBuf, mut rx: UnboundedReceiver
         listed: BTreeSet::new(),
         bucket_pace: Pace::new(BUCKETS_FAST, BUCKETS_IDLE),
         failing: None,
-        uploads: Arc::new(Mutex::new(Vec::new())),
-        next_upload: 1,
-        slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS)),
+        uploads: UploadQueue::new(out.clone()),
     };
     s.send_settings();
     let mut tick = tokio::time::interval(TICK);
@@ -219,13 +213,7 @@ async fn serve(target: AwsTarget, config_dir: PathBuf, mut rx: UnboundedReceiver
         }
     }
     // Cancelled uploads abort their multipart uploads, so S3 keeps no parts of them.
-    if let Ok(list) = s.uploads.lock() {
-        for u in list.iter() {
-            if let UploadState::Uploading { progress, .. } = &u.state {
-                progress.cancel();
-            }
-        }
-    }
+    s.uploads.cancel_running();
 }
 
 impl Serving {
@@ -334,7 +322,7 @@ impl Serving {
                 }
             }
             Command::Ingest { paths, bucket, name, definition } => self.ingest(paths, bucket, name, definition).await,
-            Command::CancelUpload(id) => self.cancel_upload(id),
+            Command::CancelUpload(id) => self.uploads.cancel(id),
             Command::ListBucket(bucket) => {
                 self.listed.insert(bucket.clone());
                 self.list_bucket(&bucket).await;
@@ -712,73 +700,17 @@ impl Serving {
 
     async fn ingest(&mut self, paths: Vec<PathBuf>, bucket: String, name: String, definition: String) {
         let Ok(machine_arn) = self.deploy(&name, &definition).await else {
-            if let Ok(mut list) = self.uploads.lock() {
-                for p in &paths {
-                    let why = format!("The workflow could not be deployed as {name}; the status line says why.");
-                    list.push(Upload { id: self.next_upload, path: p.clone(), state: UploadState::Failed(why) });
-                    self.next_upload += 1;
-                }
-            }
-            return self.out.publish_uploads(&self.uploads);
+            return self.uploads.refuse_all(&paths, &format!("The workflow could not be deployed as {name}; the status line says why."));
         };
         self.out.send(Update::Deployed { name: name.clone(), arn: machine_arn.clone() });
-        let options = match IngestOptions::load(&self.config_dir) {
-            Ok(o) => o,
-            Err(e) => {
-                self.out.notice(format!("{e}; the default list of video types is used."), true);
-                IngestOptions::default()
-            }
-        };
-        for path in paths {
-            let id = self.next_upload;
-            self.next_upload += 1;
-            let checked = ingest::check_file(&path, &options);
-            let state = match &checked {
-                Ok(_) => UploadState::Queued,
-                Err(e) => UploadState::Failed(e.to_string()),
-            };
-            if let Ok(mut list) = self.uploads.lock() {
-                list.push(Upload { id, path: path.clone(), state });
-            }
-            self.out.publish_uploads(&self.uploads);
-            let Ok(file) = checked else { continue };
-            let progress = UploadProgress::new(file.size);
-            let (sfn, out, uploads, slots, account) =
-                (self.sfn.clone(), self.out.clone(), Arc::clone(&self.uploads), Arc::clone(&self.slots), self.account.clone());
-            let (bucket, machine_arn) = (bucket.clone(), machine_arn.clone());
-            tokio::spawn(async move {
-                let Ok(_slot) = slots.acquire().await else { return };
-                // Cancelled while it waited for a slot.
-                let queued = uploads.lock().is_ok_and(|l| l.iter().any(|u| u.id == id && matches!(u.state, UploadState::Queued)));
-                if !queued {
-                    return;
-                }
-                out.set_upload(&uploads, id, UploadState::Uploading { progress: Arc::clone(&progress), started: Instant::now() });
-                let result = super::ingest::ingest_file(&sfn, account.as_deref(), &bucket, &machine_arn, file, Arc::clone(&progress)).await;
-                let state = match result {
-                    Ok(done) => UploadState::Started { execution_arn: done.execution_arn, size: done.size },
-                    Err(_) if progress.is_cancelled() => UploadState::Cancelled,
-                    Err(e) => UploadState::Failed(e.to_string()),
-                };
-                out.set_upload(&uploads, id, state);
-            });
-        }
+        let options = self.uploads.options(&self.config_dir);
+        let (sfn, account) = (self.sfn.clone(), self.account.clone());
+        self.uploads.enqueue(paths, &options, |file, progress| {
+            let (sfn, account, bucket, machine_arn) = (sfn.clone(), account.clone(), bucket.clone(), machine_arn.clone());
+            async move { super::ingest::ingest_file(&sfn, account.as_deref(), &bucket, &machine_arn, file, progress).await }
+        });
         self.list_pace.now();
         self.bucket_pace.now();
-    }
-
-    fn cancel_upload(&mut self, id: UploadId) {
-        if let Ok(mut list) = self.uploads.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
-                match &u.state {
-                    UploadState::Queued => u.state = UploadState::Cancelled,
-                    // The upload sees the flag at its next part and aborts the multipart upload.
-                    UploadState::Uploading { progress, .. } => progress.cancel(),
-                    _ => {}
-                }
-            }
-        }
-        self.out.publish_uploads(&self.uploads);
     }
 
     // ---- buckets ----
