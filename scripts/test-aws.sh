@@ -2,7 +2,8 @@
 # The AWS code path, end to end, against a real AWS-compatible server nobody here wrote:
 # installs LocalStack (Python 3.13 venv, pinned; scripts/localstack-lib.sh), starts it on
 # 127.0.0.1, and runs the tests that drive Stepwise's AWS backend against it
-# (the `aws_sfn` and `aws_e2e` tests, which also drive `stepwise serve`). scripts/test.sh
+# (the `aws_sfn` and `aws_e2e` tests, which also drive `stepwise serve`, and the S3
+# uploader's own `s3_upload` tests). scripts/test.sh
 # calls it; it can run alone.
 #
 # Without Python 3.13 the LocalStack tests cannot run: this says so loudly. Under CI
@@ -58,9 +59,9 @@ say "LocalStack on 127.0.0.1:$port"
 
 # Dummy credentials: LocalStack accepts any; nothing here is a real secret.
 # The AWS CLI and boto3 from that venv drive `stepwise serve` too; here their tests may not skip.
-STEPWISE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port" \
+STEPWISE_TEST_AWS_ENDPOINT="http://127.0.0.1:$port" STEPWISE_TEST_S3_ENDPOINT="http://127.0.0.1:$port" \
 STEPWISE_TEST_PYTHON="$venv/bin/python" STEPWISE_REQUIRE_CLIENTS=1 \
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-    cargo test --locked --test tests -- --test-threads=1 --nocapture aws_sfn:: aws_e2e:: \
+    cargo test --locked --test tests -- --test-threads=1 --nocapture aws_sfn:: aws_e2e:: s3_upload:: \
         serve::the_aws_cli_works_against_serve serve::serve_answers_a_boto3_activity_worker

@@ -9,6 +9,12 @@
 //!
 //! Cancelling (`UploadProgress::cancel`) or any failure aborts the multipart upload, so S3
 //! keeps no parts (which it would otherwise store, and bill, until someone aborts them).
+//!
+//! A bad network is survived in two layers. The SDK retries each request a few times
+//! (`connection::MAX_ATTEMPTS`, with back-off); when it gives up on a network fault or a
+//! throttle, the uploader tries that one step again, up to [`ROUNDS`] times, after a longer
+//! pause. Only the failed part is sent again: the parts already stored stay stored, so a long
+//! upload on a poor link keeps going rather than starting over.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +46,12 @@ const READ_BUFFER: usize = MIB as usize;
 /// How often an upload in progress looks at its cancel flag (`UploadProgress` is a plain
 /// atomic flag, shared with code that is not async).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// Times a step (a part, the create or the complete) is tried when the SDK's own retries end
+/// in a network fault or a throttle.
+pub const ROUNDS: u32 = 4;
+/// The pause before the second round; it doubles each round after.
+const ROUND_PAUSE: Duration = Duration::from_millis(500);
 
 /// A client for S3, from the standard AWS configuration (environment, shared config and
 /// credentials files, SSO, `credential_process`, container and instance roles), built by
@@ -172,6 +184,22 @@ pub enum UploadError {
     PartsLeft { error: Box<UploadError>, bucket: String, upload_id: String, abort: String },
 }
 
+impl UploadError {
+    /// Whether trying again later may succeed: the network failed, or S3 was busy or failing
+    /// (`SlowDown`, `503`, `500`), rather than refusing this request for what it is.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            UploadError::Network { .. } => true,
+            UploadError::Service { code, .. } => matches!(
+                code.as_str(),
+                "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout" | "Throttling" | "ThrottlingException"
+                    | "HTTP 500" | "HTTP 502" | "HTTP 503" | "HTTP 504"
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// What an upload is about, for its error messages.
 #[derive(Debug, Clone)]
 struct Target {
@@ -212,7 +240,7 @@ pub async fn upload_file(
     }
     match plan {
         Plan::Single => {
-            let put = put_object(&target, size, content_type);
+            let put = in_rounds(|| put_object(&target, size, content_type));
             let stored = tokio::select! {
                 stored = put => stored?,
                 () = cancelled(&progress) => return Err(UploadError::Cancelled { path: path.to_owned() }),
@@ -254,7 +282,9 @@ async fn multipart(
     if target.crc32 {
         create = create.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
-    let created = create.send().await.map_err(|e| classify(e, target))?;
+    // A create whose answer was lost leaves an upload that nothing names, as the SDK's own
+    // retries would; S3 drops it by the bucket's lifecycle rule for incomplete uploads.
+    let created = in_rounds(|| async { create.clone().send().await.map_err(|e| classify(e, target)) }).await?;
     let Some(upload_id) = created.upload_id().map(str::to_owned) else {
         return Err(UploadError::Service {
             code: "MissingUploadId".into(),
@@ -265,7 +295,7 @@ async fn multipart(
 
     let sent = send_parts(target, plan, count, &upload_id, progress, concurrency).await;
     let completed = match sent {
-        Ok(parts) => complete(target, &upload_id, parts).await,
+        Ok(parts) => complete(target, &upload_id, parts, size).await,
         Err(e) => Err(e),
     };
     match completed {
@@ -291,7 +321,8 @@ async fn send_parts(
     loop {
         while running.len() < concurrency.max(1) {
             let Some(part) = pending.next() else { break };
-            running.spawn(upload_part(target.clone(), Arc::clone(upload_id), part));
+            let (target, upload_id) = (target.clone(), Arc::clone(upload_id));
+            running.spawn(async move { in_rounds(|| upload_part(&target, &upload_id, part)).await });
         }
         let joined = tokio::select! {
             joined = running.join_next() => joined,
@@ -321,21 +352,21 @@ async fn send_parts(
     Ok(done)
 }
 
-async fn upload_part(target: Target, upload_id: Arc<str>, part: Part) -> Result<(Part, CompletedPart), UploadError> {
+async fn upload_part(target: &Target, upload_id: &str, part: Part) -> Result<(Part, CompletedPart), UploadError> {
     let body = file_body(&target.path, part.offset, part.length).await?;
     let mut request = target
         .client
         .upload_part()
         .bucket(&*target.bucket)
         .key(&*target.key)
-        .upload_id(&*upload_id)
+        .upload_id(upload_id)
         .part_number(part.number)
         .content_length(to_i64(part.length))
         .body(body);
     if target.crc32 {
         request = request.checksum_algorithm(ChecksumAlgorithm::Crc32);
     }
-    let output = request.send().await.map_err(|e| classify(e, &target))?;
+    let output = request.send().await.map_err(|e| classify(e, target))?;
     let completed = CompletedPart::builder()
         .part_number(part.number)
         .set_e_tag(output.e_tag().map(str::to_owned))
@@ -344,18 +375,61 @@ async fn upload_part(target: Target, upload_id: Arc<str>, part: Part) -> Result<
     Ok((part, completed))
 }
 
-async fn complete(target: &Target, upload_id: &str, parts: Vec<CompletedPart>) -> Result<String, UploadError> {
-    let output = target
+async fn complete(target: &Target, upload_id: &str, parts: Vec<CompletedPart>, size: u64) -> Result<String, UploadError> {
+    let count = parts.len();
+    let request = target
         .client
         .complete_multipart_upload()
         .bucket(&*target.bucket)
         .key(&*target.key)
         .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .map_err(|e| classify(e, target))?;
-    Ok(output.e_tag().unwrap_or_default().to_owned())
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
+    let mut tried = false;
+    in_rounds(|| {
+        let again = std::mem::replace(&mut tried, true);
+        let request = request.clone();
+        async move {
+            match request.send().await {
+                Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
+                // A complete whose answer was lost did complete: S3 has forgotten the upload
+                // and holds the object. Its size and part count say it is this upload's.
+                Err(e) if again && e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchUpload") => {
+                    completed_earlier(target, size, count).await.ok_or_else(|| classify(e, target))
+                }
+                Err(e) => Err(classify(e, target)),
+            }
+        }
+    })
+    .await
+}
+
+/// The ETag of the object at the target when it is `size` bytes made of `count` parts.
+async fn completed_earlier(target: &Target, size: u64, count: usize) -> Option<String> {
+    let head = target.client.head_object().bucket(&*target.bucket).key(&*target.key).send().await.ok()?;
+    let etag = head.e_tag()?.to_owned();
+    let parts = etag.trim_matches('"').rsplit_once('-').map(|(_, n)| n.to_owned());
+    (head.content_length() == Some(to_i64(size)) && parts == Some(count.to_string())).then_some(etag)
+}
+
+/// Runs `step` again, after a pause that doubles, while it fails with a fault that another
+/// try may clear (the network, a throttle, a server error), up to [`ROUNDS`] times in all.
+async fn in_rounds<T, F, Fut>(mut step: F) -> Result<T, UploadError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UploadError>>,
+{
+    let mut pause = ROUND_PAUSE;
+    let mut round = 1;
+    loop {
+        match step().await {
+            Err(e) if round < ROUNDS && e.is_transient() => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                round += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Aborts the multipart upload after `error`, so that S3 keeps none of its parts.
