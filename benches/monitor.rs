@@ -69,6 +69,8 @@ fn frame_bench(c: &mut Criterion) {
         output: None,
         error: None,
         cause: None,
+        redrive_count: 0,
+        redrive_date: None,
     };
     app.run.apply(Update::History { execution, events });
     app.run.side = SideTab::History;

@@ -230,6 +230,8 @@ fn a_long_history_opens_and_filters() {
         output: None,
         error: None,
         cause: None,
+        redrive_count: 0,
+        redrive_date: None,
     };
     app.run.apply(Update::History { execution, events });
     app.run.side = SideTab::History;
@@ -339,4 +341,37 @@ fn worker_profiles_with_video_rules_load_as_saved() {
     assert_eq!(loaded.workers[0].kind, WorkerKind::VideoCheck { rules: VideoRules::default() });
     std::fs::write(WorkerSettings::path(dir.path()), r#"{"workers":[{"activity":"a","kind":"shell"}]}"#).unwrap();
     assert!(WorkerSettings::load(dir.path()).unwrap_err().contains("videoCheck"));
+}
+
+/// Stop, then Redrive from the execution view, on the local engine: the review waits for a
+/// worker again (only it: the states before it are not run again), and answering it ends the
+/// execution succeeded.
+#[test]
+fn a_stopped_execution_is_redriven_from_the_window() {
+    let (f, mut h) = fixture();
+    let arn = drop_video(&f, &mut h);
+    step_until(&mut h, "the review to wait for a worker", |a| review_status(a) == Some(StateStatus::WaitingForWorker));
+    h.get_by_label("⏹ Stop").click();
+    step_until(&mut h, "the execution to be aborted", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "ABORTED"));
+    assert_eq!(review_status(h.state()), Some(StateStatus::Cancelled));
+    h.run_steps(2);
+    h.get_by_label("↻ Redrive").click();
+    step_until(&mut h, "the execution to run again", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "RUNNING"));
+    step_until(&mut h, "the review to wait for a worker again", |a| review_status(a) == Some(StateStatus::WaitingForWorker));
+    h.run_steps(2);
+    h.get_by_label_contains("Review Video: waiting for a worker");
+    step_until(&mut h, "the redriven task in the Pending tasks panel", |a| a.run.pending.iter().any(|t| t.state_name == REVIEW && t.status == "scheduled"));
+    h.get_by_label_contains("Pending tasks").click();
+    h.run_steps(2);
+    h.get_by_label("Take").click();
+    step_until(&mut h, "the task to be taken", |a| a.run.taken.is_some());
+    h.state_mut().run.taken.as_mut().unwrap().output = r#"{"verdict":"APPROVED"}"#.into();
+    h.run_steps(2);
+    h.get_by_label("✔ Send success").click();
+    step_until(&mut h, "the redriven execution to succeed", |a| a.run.watched.as_ref().is_some_and(|w| w.execution.status == "SUCCEEDED"));
+    let store = stepwise::store::Store::open(&f.data).unwrap();
+    let row = store.execution(&arn).unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.redrive_count), ("SUCCEEDED", 1));
+    let model = &h.state().run.watched.as_ref().unwrap().model;
+    assert_eq!(model.status_of(REVIEW), StateStatus::Succeeded, "the redriven review, not the cancelled one, colours the state");
 }

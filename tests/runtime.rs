@@ -428,3 +428,111 @@ fn virtual_runs_record_into_a_named_data_dir_and_workers_check_usage() {
     let bad = Command::new(BIN).args(["worker", "--activity", "a b", "--command", "cat", "--data-dir"]).arg(&data).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+// ---------------------------------------------------------------------------------------
+// Redrive
+// ---------------------------------------------------------------------------------------
+
+/// A Parallel whose first branch passes at once and whose two others wait for activities.
+const TRIO: &str = r#"{"StartAt":"Prepare","States":{
+  "Prepare":{"Type":"Pass","Result":{"n":1},"Next":"P"},
+  "P":{"Type":"Parallel","End":true,"Branches":[
+    {"StartAt":"Quick","States":{"Quick":{"Type":"Pass","Result":"quick","End":true}}},
+    {"StartAt":"B","States":{"B":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:b","End":true}}},
+    {"StartAt":"C","States":{"C":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:c","End":true}}}
+  ]}}}"#;
+
+fn count(events: &[Value], kind: &str, name: &str) -> usize {
+    events.iter().filter(|e| e["type"] == kind && e["stateEnteredEventDetails"]["name"] == name).count()
+}
+
+fn stored_events(store: &Store, arn: &str) -> Vec<Value> {
+    store.history(arn, None, 10_000, false).unwrap().into_iter().map(|(_, e)| e).collect()
+}
+
+/// A failed Parallel is redriven: the branch that succeeded keeps its result and is not run
+/// again, the failed and the aborted ones run again; the redrive is durable (a fresh driver
+/// replays it from the store) and the execution then ends with every branch's result.
+#[test]
+fn a_redrive_runs_again_only_what_did_not_succeed_and_survives_a_restart() {
+    let mut store = Store::open_in_memory().unwrap();
+    let owner = Owner::this_process();
+    let machine = Arc::new(Machine::compile(&serde_json::from_str(TRIO).unwrap()).unwrap());
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:redrive";
+    let (mut d, first) = Driver::start(&mut store, &owner, machine, info(arn, 3), TRIO, json!({}), None).unwrap();
+    let task = |step: &stepwise::runtime::driver::Step, state: &str| {
+        step.dispatch.iter().find(|x| x.request.state_name == state).map(|x| x.request.id).unwrap()
+    };
+    let (b, c) = (task(&first, "B"), task(&first, "C"));
+    assert!(matches!(Driver::redrive(&mut store, &owner, arn, 1_000_100), Err(stepwise::runtime::driver::DriverError::NotRedrivable { .. })), "a running execution is not redriven");
+    let failed = d.feed(&mut store, &owner, 1_000_200, Input::TaskFailed { task: b, error: "Review.Crashed".into(), cause: "first try".into() }, None).unwrap();
+    assert_eq!(failed.outcome.map(|o| o.status.name()), Some("FAILED"));
+    assert!(!d.is_pending(c), "the other branch was stopped");
+    drop(d);
+
+    let (_, step) = Driver::redrive(&mut store, &owner, arn, 1_000_300).unwrap();
+    let row = store.execution(arn).unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.redrive_count, row.redrive_ms), ("RUNNING", 1, Some(1_000_300)));
+    assert_eq!(row.error, None);
+    let again: Vec<&str> = step.dispatch.iter().map(|x| x.request.state_name.as_str()).collect();
+    assert_eq!(again, ["B", "C"], "the failed and the aborted branch run again, not the one that succeeded");
+    let events = stored_events(&store, arn);
+    assert_ids_dense(&events);
+    let redriven = events.iter().find(|e| e["type"] == "ExecutionRedriven").expect("ExecutionRedriven");
+    assert_eq!(redriven["executionRedrivenEventDetails"]["redriveCount"], 1);
+    assert_eq!(count(&events, "PassStateEntered", "Prepare"), 1, "what succeeded before the failed state is not run again");
+    assert_eq!(count(&events, "ParallelStateEntered", "P"), 2, "the failed state is entered again");
+    assert_eq!(count(&events, "PassStateEntered", "Quick"), 1);
+    assert_eq!(count(&events, "TaskStateEntered", "B"), 2);
+
+    // The process "crashes": a fresh driver is rebuilt from the store, redrive included.
+    let (mut d, resumed) = Driver::resume(&store, arn).unwrap();
+    assert_eq!(resumed.replayed, 2, "the failure and the redrive");
+    let (b2, c2) = (task(&step, "B"), task(&step, "C"));
+    assert!(d.is_pending(b2) && d.is_pending(c2));
+    d.feed(&mut store, &owner, 1_000_400, Input::TaskSucceeded { task: c2, output: json!("c") }, None).unwrap();
+    let done = d.feed(&mut store, &owner, 1_000_500, Input::TaskSucceeded { task: b2, output: json!("b") }, None).unwrap();
+    let outcome = done.outcome.expect("the execution ends");
+    assert_eq!(outcome.status.name(), "SUCCEEDED");
+    assert_eq!(outcome.output, Some(json!(["quick", "b", "c"])), "branch results in branch order, the kept one included");
+    let row = store.execution(arn).unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.redrive_count), ("SUCCEEDED", 1));
+    assert!(matches!(Driver::redrive(&mut store, &owner, arn, 1_000_600), Err(stepwise::runtime::driver::DriverError::NotRedrivable { .. })), "a succeeded execution is not redriven");
+    let resumed = Driver::resume(&store, arn).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(resumed.contains("not running"), "{resumed}");
+}
+
+/// Through the service (what `stepwise serve` and the window call): an aborted execution
+/// goes on from its Wait, can be aborted and redriven again, and what cannot be redriven
+/// says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_execution_is_redriven_from_the_state_it_stopped_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path()).await;
+    let def = r#"{"StartAt":"Hello","States":{"Hello":{"Type":"Pass","Next":"Nap"},"Nap":{"Type":"Wait","Seconds":600,"End":true}}}"#;
+    let arn = start(&svc, "Napper", def, json!({"who": "me"})).await;
+    let refused = svc.redrive_execution(&arn).await;
+    assert!(matches!(&refused, Err(ServiceError::ExecutionNotRedrivable(why)) if why.contains("running")), "{refused:?}");
+    for round in 1..=2u32 {
+        svc.stop_execution(&arn, None, None).await.unwrap();
+        assert_eq!(svc.describe_execution(&arn).await.unwrap().status, "ABORTED");
+        svc.redrive_execution(&arn).await.unwrap();
+        let d = svc.describe_execution(&arn).await.unwrap();
+        assert_eq!((d.status.as_str(), d.redrive_count), ("RUNNING", round));
+        assert!(d.redrive_date.is_some() && d.stop_date.is_none());
+        let history = svc.full_history(&arn).await.unwrap();
+        assert_ids_dense(&history);
+        assert_eq!(count(&history, "PassStateEntered", "Hello"), 1);
+        assert_eq!(count(&history, "WaitStateEntered", "Nap"), 1 + round as usize);
+        let nap = history.iter().rev().find(|e| e["type"] == "WaitStateEntered").unwrap();
+        assert_eq!(serde_json::from_str::<Value>(nap["stateEnteredEventDetails"]["input"].as_str().unwrap()).unwrap(), json!({"who": "me"}), "entered again with its input");
+        // The monitor shows the execution running again and the Wait active, not cancelled.
+        let model = stepwise::monitor::ExecutionModel::from_events(&history);
+        assert_eq!(model.status(), stepwise::monitor::ExecutionStatus::Running);
+        assert_eq!(model.status_of("Nap"), stepwise::monitor::StateStatus::Running);
+        assert_eq!(model.status_of("Hello"), stepwise::monitor::StateStatus::Succeeded);
+    }
+    let missing = svc.redrive_execution("arn:aws:states:us-east-1:123456789012:execution:Napper:nope").await;
+    assert!(matches!(missing, Err(ServiceError::ExecutionDoesNotExist(_))), "{missing:?}");
+    svc.shutdown().await.unwrap();
+}

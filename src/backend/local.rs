@@ -162,7 +162,9 @@ impl Serving {
         let mut ended = false;
         for e in batch {
             let kind = event_type(&e.event);
-            if kind == "ExecutionStarted" || is_execution_end(kind) {
+            // A redrive changes the execution's status back to RUNNING, like a start.
+            let reopened = kind == "ExecutionRedriven";
+            if kind == "ExecutionStarted" || reopened || is_execution_end(kind) {
                 self.stale_executions = true;
             }
             if kind.starts_with("Activity") || is_execution_end(kind) {
@@ -176,7 +178,7 @@ impl Serving {
                 let id = event_id(&e.event);
                 if *arn == *e.execution_arn && id > *last {
                     *last = id;
-                    ended |= is_execution_end(kind);
+                    ended |= is_execution_end(kind) || reopened;
                     mine.push(e.event);
                 }
             }
@@ -227,8 +229,10 @@ impl Serving {
                 Err(e) => self.out.notice(format!("Could not stop the execution: {e}"), true),
             },
             Command::StartAgain(arn) => self.start_again(&arn).await,
-            // `LocalService` has no redrive yet: say so rather than start anew silently.
-            Command::Redrive(_) => self.out.notice("The local engine cannot redrive an execution yet; Start again runs it anew with the same input.", true),
+            Command::Redrive(arn) => match self.service.redrive_execution(&arn).await {
+                Ok(_) => self.out.notice("Redriven: the execution goes on from the state that stopped it.", false),
+                Err(e) => self.out.notice(format!("Could not redrive the execution: {e}"), true),
+            },
             Command::Start { name, definition, input } => self.start(&name, &definition, &input).await,
             Command::ExportHistory { arn, path } => self.export_history(&arn, &path).await,
             Command::ListPending => self.list_pending().await,

@@ -108,6 +108,9 @@ pub enum Input {
     TaskTimedOut { task: TaskId, error: String, cause: String },
     TimerFired { timer: TimerId },
     Stop { error: Option<String>, cause: Option<String> },
+    /// Runs a failed, aborted or timed-out execution again from the state it stopped in
+    /// (AWS's `RedriveExecution`); ignored unless [`Execution::can_redrive`].
+    Redrive,
 }
 
 /// How a task resource is called.
@@ -289,6 +292,16 @@ enum TimerPurpose {
     ExecutionTimeout,
 }
 
+/// Where a redrive picks up: the top-level state that did not finish, as it was entered, and
+/// for a Parallel or Map the results of the branches and iterations that succeeded (AWS runs
+/// only the others again).
+struct RedrivePoint {
+    state: StateId,
+    input: Arc<Value>,
+    vars: Vars,
+    kept: Option<Vec<Option<Value>>>,
+}
+
 pub struct Execution {
     machine: Arc<Machine>,
     info: ExecutionInfo,
@@ -309,6 +322,14 @@ pub struct Execution {
     commands: Vec<Command>,
     outcome: Option<Box<Outcome>>,
     transitions: u64,
+    /// Set when the execution ends unsuccessfully.
+    redrive_point: Option<Box<RedrivePoint>>,
+    /// The children results of the top-level Parallel or Map that just failed, with the id
+    /// of its entered event (a Retry or Catch that follows makes them stale).
+    root_kept: Option<(u64, Vec<Option<Value>>)>,
+    /// Results a redriven top-level Parallel or Map starts with, for its thread.
+    redrive_kept: Option<(ThreadId, Vec<Option<Value>>)>,
+    redrive_count: u32,
 }
 
 /// Whether a Retry or Catch's `ErrorEquals` covers `error`. `States.ALL` covers everything
@@ -401,6 +422,10 @@ impl Execution {
             commands: Vec::new(),
             outcome: None,
             transitions: 0,
+            redrive_point: None,
+            root_kept: None,
+            redrive_kept: None,
+            redrive_count: 0,
         }
     }
 
@@ -465,8 +490,29 @@ impl Execution {
         self.run();
     }
 
+    /// Whether the execution ended failed, aborted or timed out with a state to start again
+    /// from (AWS's redrive applies to STANDARD executions only).
+    pub fn can_redrive(&self) -> bool {
+        self.info.machine_type == MachineType::Standard
+            && self.redrive_point.is_some()
+            && self.outcome.as_ref().is_some_and(|o| matches!(o.status, Status::Failed | Status::Aborted | Status::TimedOut))
+    }
+
+    /// How many times the execution was redriven.
+    pub fn redrive_count(&self) -> u32 {
+        self.redrive_count
+    }
+
     /// Feeds one input at time `now` and runs until every thread waits again.
     pub fn handle(&mut self, now: Millis, input: Input) {
+        if matches!(input, Input::Redrive) {
+            if self.can_redrive() {
+                self.now = self.now.max(now);
+                self.redrive();
+                self.run();
+            }
+            return;
+        }
         if self.outcome.is_some() {
             return;
         }
@@ -489,8 +535,30 @@ impl Execution {
                 };
                 self.finish(Status::Aborted, None, error, cause, "ExecutionAborted", details);
             }
+            Input::Redrive => {}
         }
         self.run();
+    }
+
+    /// Starts the execution again where it stopped: `ExecutionRedriven`, then the top-level
+    /// state that did not finish is entered anew with the input and variables it had, its
+    /// retry counts reset, the execution's timeout counted again from now. A Parallel or Map
+    /// keeps the results of its branches and iterations that succeeded and runs only the rest.
+    fn redrive(&mut self) {
+        let Some(point) = self.redrive_point.take() else { return };
+        self.outcome = None;
+        self.redrive_count += 1;
+        // `finish` dropped every thread: no slot is free to reuse.
+        self.free_threads.clear();
+        let previous = self.next_event_id - 1;
+        let redriven = self.emit_raw(previous, "ExecutionRedriven", Details::Object(json!({"redriveCount": self.redrive_count})));
+        if let Some(t) = self.machine.timeout_seconds {
+            self.new_timer(None, TimerPurpose::ExecutionTimeout, self.now + (t as i64) * 1000);
+        }
+        let RedrivePoint { state, input, vars, kept } = *point;
+        let tid = self.spawn(ROOT_SCOPE, state, input, vars, None, redriven);
+        self.redrive_kept = kept.map(|k| (tid, k));
+        self.ready.push_back(tid);
     }
 
     // -----------------------------------------------------------------------------------
@@ -816,6 +884,8 @@ impl Execution {
                     self.finish_from(thread.last_event, Status::Succeeded, Some(output), None, None, "ExecutionSucceeded", details);
                 }
                 Err(f) => {
+                    let kept = self.root_kept.take().filter(|(entered, _)| *entered == thread.entered_event).map(|(_, k)| k);
+                    self.redrive_point = Some(Box::new(RedrivePoint { state: thread.state, input: thread.input, vars: thread.vars, kept }));
                     let details = Details::ErrorCause {
                         error: f.error.clone(),
                         cause: f.cause.clone(),
@@ -842,6 +912,17 @@ impl Execution {
             return;
         }
         self.emit_raw(previous, event_type, details);
+        if status != Status::Succeeded && self.redrive_point.is_none() {
+            // Aborted or timed out: the top-level thread is still in the state it stopped in.
+            let root = self.threads.iter().flatten().find(|t| t.parent.is_none());
+            self.redrive_point = root.map(|t| {
+                let kept = match &t.phase {
+                    Phase::Children(c) => Some(c.results.clone()),
+                    _ => None,
+                };
+                Box::new(RedrivePoint { state: t.state, input: Arc::clone(&t.input), vars: t.vars.clone(), kept })
+            });
+        }
         self.outcome = Some(Box::new(Outcome {
             status,
             output,
@@ -1705,6 +1786,19 @@ impl Execution {
         let n = children.pending_inputs.len();
         children.threads = vec![None; n];
         children.results = vec![None; n];
+        if let Some((_, kept)) = self.redrive_kept.take_if(|(owner, kept)| *owner == tid && kept.len() == n) {
+            // A redrive: what succeeded before stays, the rest runs again.
+            children.pending_inputs.retain(|(slot, _)| kept[*slot].is_none());
+            children.finished = n - children.pending_inputs.len();
+            children.results = kept;
+            if children.pending_inputs.is_empty() {
+                if let Some(t) = self.thread_mut(tid) {
+                    t.phase = Phase::Children(Box::new(children));
+                }
+                self.children_done(tid, def);
+                return Ok(Step::Wait);
+            }
+        }
         if n == 0 {
             return self.forked_result(tid, def, Vec::new()).map(|s| {
                 if def.kind == StateType::Map {
@@ -2023,7 +2117,11 @@ impl Execution {
                 } else {
                     // The whole state fails: stop the other children.
                     let Some(t) = self.thread_mut(tid) else { return };
+                    let (is_root, entered) = (t.parent.is_none(), t.entered_event);
                     let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Done) else { return };
+                    if is_root {
+                        self.root_kept = Some((entered, c.results.clone()));
+                    }
                     for other in c.threads.into_iter().flatten() {
                         self.abort_thread(other);
                     }
@@ -2052,6 +2150,12 @@ impl Execution {
             self.start_children(tid, def);
             return;
         }
+        self.children_done(tid, def);
+    }
+
+    /// Every branch or iteration of the thread's Parallel or Map has succeeded.
+    fn children_done(&mut self, tid: ThreadId, def: &StateDef) {
+        let is_map = def.kind == StateType::Map;
         let Some(t) = self.thread_mut(tid) else { return };
         let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Done) else { return };
         let results: Vec<Value> = c.results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect();

@@ -225,6 +225,9 @@ struct Entry {
     map: bool,
     /// Iterations started whose first state has not been entered yet.
     unclaimed_iterations: VecDeque<u64>,
+    /// A redrive ran the entry's state again: the entry keeps its status but no longer
+    /// counts towards its state's.
+    superseded: bool,
     view: StateView,
 }
 
@@ -627,6 +630,7 @@ impl ExecutionModel {
             children: Vec::new(),
             map: false,
             unclaimed_iterations: VecDeque::new(),
+            superseded: false,
             view,
         });
         if let Some(slot) = self.states.get_mut(state as usize) {
@@ -844,6 +848,7 @@ impl ExecutionModel {
             "ExecutionFailed" => self.status = ExecutionStatus::Failed,
             "ExecutionTimedOut" => self.status = ExecutionStatus::TimedOut,
             "ExecutionAborted" => self.status = ExecutionStatus::Aborted,
+            "ExecutionRedriven" => return self.redriven(),
             _ => return,
         }
         self.error = text("error").filter(|s| !s.is_empty());
@@ -870,6 +875,27 @@ impl ExecutionModel {
         }
     }
 
+    /// The execution runs again from where it stopped: what failed or was cancelled then no
+    /// longer colours its state, which shows what the redrive does next.
+    fn redriven(&mut self) {
+        self.status = ExecutionStatus::Running;
+        self.error = None;
+        self.cause = None;
+        self.ended_at = None;
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
+            if e.superseded || !matches!(e.view.status, StateStatus::Failed | StateStatus::Cancelled) {
+                continue;
+            }
+            e.superseded = true;
+            let (state, old) = (e.state as usize, e.view.status.slot());
+            if let Some(slot) = self.states.get_mut(state) {
+                slot.counts[old] = slot.counts[old].saturating_sub(1);
+            }
+            self.refresh(i as u32);
+        }
+    }
+
     fn set_status(&mut self, entry: u32, status: StateStatus) {
         let Some(e) = self.entries.get_mut(entry as usize) else { return };
         let old = e.view.status;
@@ -877,6 +903,9 @@ impl ExecutionModel {
             return;
         }
         e.view.status = status;
+        if e.superseded {
+            return;
+        }
         if let Some(slot) = self.states.get_mut(e.state as usize) {
             slot.counts[old.slot()] = slot.counts[old.slot()].saturating_sub(1);
             slot.counts[status.slot()] += 1;

@@ -35,6 +35,8 @@ pub enum DriverError {
     AlreadyExists(String),
     #[error("execution {0} is not running")]
     NotRunning(String),
+    #[error("execution {arn} cannot be redriven: {why}")]
+    NotRedrivable { arn: String, why: String },
     #[error("the stored definition of {arn} no longer compiles: {detail}")]
     Definition { arn: String, detail: String },
     #[error("replaying {arn} does not give what was stored: {detail}")]
@@ -89,8 +91,11 @@ pub struct Driver {
     timers: BTreeMap<TimerId, (Millis, Option<TaskId>)>,
     tasks: BTreeMap<TaskId, PendingTask>,
     invocations: FxHashMap<String, u32>,
-    /// The step that ended the execution was absorbed (the engine ignores later inputs).
+    /// The step that ended the execution was absorbed (the engine ignores later inputs but
+    /// a redrive).
     ended: bool,
+    /// Redrives absorbed.
+    redrives: u32,
 }
 
 /// A step before it is written: the record, and what the caller will be told.
@@ -113,7 +118,7 @@ pub fn task_of(input: &Input) -> Option<TaskId> {
         | Input::TaskSucceeded { task, .. }
         | Input::TaskFailed { task, .. }
         | Input::TaskTimedOut { task, .. } => Some(*task),
-        Input::TimerFired { .. } | Input::Stop { .. } => None,
+        Input::TimerFired { .. } | Input::Stop { .. } | Input::Redrive => None,
     }
 }
 
@@ -138,6 +143,7 @@ impl Driver {
             tasks: BTreeMap::new(),
             invocations: FxHashMap::default(),
             ended: false,
+            redrives: 0,
         }
     }
 
@@ -174,6 +180,33 @@ impl Driver {
         if row.status != "RUNNING" {
             return Err(DriverError::NotRunning(arn.to_owned()));
         }
+        Driver::replay(store, arn, row)
+    }
+
+    /// Redrives an execution that ended failed, aborted or timed out (AWS's
+    /// `RedriveExecution`): its journal is replayed to its end, then the redrive is fed and
+    /// written like any step, with `owner` driving it from then on.
+    pub fn redrive(store: &mut Store, owner: &Owner, arn: &str, now: Millis) -> Result<(Driver, Step), DriverError> {
+        let row = store.execution(arn)?.ok_or_else(|| StoreError::NoExecution(arn.to_owned()))?;
+        if !matches!(row.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT") {
+            return Err(DriverError::NotRedrivable { arn: arn.to_owned(), why: format!("its status is {}", row.status) });
+        }
+        let (mut d, _) = Driver::replay(store, arn, row)?;
+        if !d.exec.can_redrive() {
+            let why = if d.exec.info().machine_type == crate::engine::MachineType::Express {
+                "it is an EXPRESS execution".to_owned()
+            } else {
+                "it has no state to start again from".to_owned()
+            };
+            return Err(DriverError::NotRedrivable { arn: arn.to_owned(), why });
+        }
+        let step = d.feed(store, owner, now, Input::Redrive, None)?;
+        Ok((d, step))
+    }
+
+    /// A fresh engine brought to where the stored execution is, checked against the store.
+    fn replay(store: &Store, arn: &str, row: crate::store::ExecutionRow) -> Result<(Driver, Resumed), DriverError> {
+        let running = row.status == "RUNNING";
         let diverged = |detail: String| DriverError::Diverged { arn: arn.to_owned(), detail };
         let machine = Arc::new(compile(arn, &row.definition)?);
         let start = row.info.start_time;
@@ -202,8 +235,9 @@ impl Driver {
                 .map_or_else(String::new, |((a, at), (_, bt))| format!("; event {a} is {at} stored, {bt} replayed"));
             return Err(diverged(format!("{} events stored, {} replayed{first}", stored.len(), ids.len())));
         }
-        if d.exec.outcome().is_some() {
-            return Err(diverged("the replay ends the execution, the store says it runs".into()));
+        if d.exec.outcome().is_some() == running {
+            let said = if running { "the replay ends the execution, the store says it runs" } else { "the replay leaves the execution running, the store says it ended" };
+            return Err(diverged(said.into()));
         }
         let stored_timers = store.timers(arn)?;
         let timers: Vec<(TimerId, Millis, Option<TaskId>)> = d.timers.iter().map(|(t, (at, task))| (*t, *at, *task)).collect();
@@ -295,6 +329,15 @@ impl Driver {
                 close(&mut self.tasks, &mut record, *task, CloseReason::TimedOut);
             }
             Some(Input::TaskStarted { task, .. } | Input::TaskHeartbeat { task }) => refreshed_task = Some(*task),
+            Some(Input::Redrive) => {
+                // The engine ignores a redrive it cannot do; one it did may end at once again.
+                let count = self.exec.redrive_count();
+                if count > self.redrives {
+                    self.redrives = count;
+                    self.ended = false;
+                    record.redriven = Some(count);
+                }
+            }
             Some(Input::Stop { .. }) | None => {}
         }
         // Deadlines of the timers that the last RunTask's task starts next, in order.

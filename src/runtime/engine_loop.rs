@@ -69,6 +69,7 @@ pub enum ResumeResult {
 pub(crate) enum Msg {
     Start { request: Box<StartRequest>, reply: oneshot::Sender<Result<(), ServiceError>> },
     Stop { arn: String, error: Option<String>, cause: Option<String>, reply: oneshot::Sender<Result<bool, ServiceError>> },
+    Redrive { arn: String, reply: oneshot::Sender<Result<Millis, ServiceError>> },
     Answer { arn: String, task: TaskId, answer: TaskAnswer },
     /// A worker message was posted in this process: look now.
     Wake,
@@ -214,6 +215,10 @@ impl EngineLoop {
                 let r = self.stop(&arn, error, cause);
                 let _ = reply.send(r);
             }
+            Msg::Redrive { arn, reply } => {
+                let r = self.redrive(&arn);
+                let _ = reply.send(r);
+            }
             Msg::Answer { arn, task, answer } => self.answer(&arn, task, answer),
             Msg::Wake => self.look_for_messages = true,
             Msg::Resume { reply } => {
@@ -273,6 +278,27 @@ impl EngineLoop {
                 self.store.post_stop(arn, &Input::Stop { error, cause })?;
                 Ok(true)
             }
+        }
+    }
+
+    /// Redrives an ended execution; this process drives it from then on.
+    fn redrive(&mut self, arn: &str) -> Result<Millis, ServiceError> {
+        if self.driven.contains_key(arn) {
+            return Err(ServiceError::ExecutionNotRedrivable(format!("{arn} is still running")));
+        }
+        let now = self.clock.now_ms();
+        match Driver::redrive(&mut self.store, &self.owner, arn, now) {
+            Ok((driver, step)) => {
+                self.lost.remove(arn);
+                self.driven.insert(arn.to_owned(), Driven { driver, in_flight: 0 });
+                self.after_step(arn, step);
+                Ok(now)
+            }
+            Err(DriverError::Store(crate::store::StoreError::NoExecution(_))) if self.store.execution(arn)?.is_none() => {
+                Err(ServiceError::ExecutionDoesNotExist(arn.to_owned()))
+            }
+            Err(DriverError::NotRedrivable { arn, why }) => Err(ServiceError::ExecutionNotRedrivable(format!("{arn}: {why}"))),
+            Err(e) => Err(ServiceError::Driver(e)),
         }
     }
 

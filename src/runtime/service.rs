@@ -58,6 +58,8 @@ pub enum ServiceError {
     ExecutionDoesNotExist(String),
     #[error("ExecutionAlreadyExists: {0}")]
     ExecutionAlreadyExists(String),
+    #[error("ExecutionNotRedrivable: {0}")]
+    ExecutionNotRedrivable(String),
     #[error("ActivityDoesNotExist: {0}")]
     ActivityDoesNotExist(String),
     #[error("InvalidToken: {0}")]
@@ -99,6 +101,7 @@ impl ServiceError {
             ServiceError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
             ServiceError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             ServiceError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
+            ServiceError::ExecutionNotRedrivable(_) => "ExecutionNotRedrivable",
             ServiceError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ServiceError::InvalidToken(_) => "InvalidToken",
             ServiceError::TaskTimedOut(_) => "TaskTimedOut",
@@ -189,6 +192,9 @@ pub struct ExecutionDescription {
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// Times redriven, and when last (`RedriveExecution`).
+    pub redrive_count: u32,
+    pub redrive_date: Option<Millis>,
 }
 
 impl From<ExecutionRow> for ExecutionDescription {
@@ -204,6 +210,8 @@ impl From<ExecutionRow> for ExecutionDescription {
             output: r.output,
             error: r.error,
             cause: r.cause,
+            redrive_count: r.redrive_count,
+            redrive_date: r.redrive_ms,
         }
     }
 }
@@ -509,6 +517,13 @@ impl LocalService {
         let arn = arn.to_owned();
         self.ask(|reply| Msg::Stop { arn, error, cause, reply }).await??;
         Ok(())
+    }
+
+    /// `RedriveExecution`: a STANDARD execution that ended failed, aborted or timed out runs
+    /// again from the state it stopped in; answers the redrive's time.
+    pub async fn redrive_execution(&self, arn: &str) -> Result<Millis, ServiceError> {
+        let arn = arn.to_owned();
+        self.ask(|reply| Msg::Redrive { arn, reply }).await?
     }
 
     pub async fn describe_execution(&self, arn: &str) -> Result<ExecutionDescription, ServiceError> {

@@ -56,6 +56,7 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteStateMachine",
     "StartExecution",
     "StopExecution",
+    "RedriveExecution",
     "DescribeExecution",
     "ListExecutions",
     "GetExecutionHistory",
@@ -93,6 +94,10 @@ pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Va
             service.stop_execution(arn, r.opt_str("error")?.map(str::to_owned), r.opt_str("cause")?.map(str::to_owned)).await?;
             let stop = service.describe_execution(arn).await?.stop_date.unwrap_or_else(crate::store::now_wall_ms);
             Ok(json!({ "stopDate": seconds(stop) }))
+        }
+        "RedriveExecution" => {
+            let at = service.redrive_execution(r.arn("executionArn")?).await?;
+            Ok(json!({ "redriveDate": seconds(at) }))
         }
         "DescribeExecution" => {
             let d = service.describe_execution(r.arn("executionArn")?).await?;
@@ -322,6 +327,18 @@ fn execution_json(d: &ExecutionDescription, full: bool) -> Value {
         if let Some(cause) = &d.cause {
             out.insert("cause".into(), json!(cause));
         }
+        let (redrivable, reason) = match d.status.as_str() {
+            "FAILED" | "ABORTED" | "TIMED_OUT" => ("REDRIVABLE", None),
+            other => ("NOT_REDRIVABLE", Some(format!("Execution is {other} and cannot be redriven"))),
+        };
+        out.insert("redriveStatus".into(), json!(redrivable));
+        if let Some(reason) = reason {
+            out.insert("redriveStatusReason".into(), json!(reason));
+        }
+    }
+    out.insert("redriveCount".into(), json!(d.redrive_count));
+    if let Some(at) = d.redrive_date {
+        out.insert("redriveDate".into(), seconds(at));
     }
     Value::Object(out)
 }

@@ -123,6 +123,9 @@ pub struct ExecutionRow {
     /// What the task resolver was configured with for this execution (mocks…), opaque here.
     pub task_config: Option<Value>,
     pub owner: Option<OwnerRecord>,
+    /// Times the execution was redriven, and when last.
+    pub redrive_count: u32,
+    pub redrive_ms: Option<Millis>,
 }
 
 /// What a new execution needs besides its first step.
@@ -226,6 +229,9 @@ pub struct StepRecord {
     pub consumed_message: Option<i64>,
     pub now: Millis,
     pub outcome: Option<OutcomeRow>,
+    /// The step redrove the ended execution: it runs again (this many redrives in all), and
+    /// the step's owner drives it.
+    pub redriven: Option<u32>,
 }
 
 /// A task a worker took.
@@ -501,6 +507,19 @@ impl Store {
     /// Writes one engine step of an execution `owner` drives, all or nothing.
     pub fn record_step(&mut self, arn: &str, owner: &Owner, step: &StepRecord) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(count) = step.redriven {
+            // Only an execution that ended unsuccessfully runs again; from then on it is this
+            // owner's.
+            let reopened = tx.execute(
+                "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop_ms = NULL,
+                   redrive_count = ?2, redrive_ms = ?3, owner_id = ?4, owner_pid = ?5, owner_lease_ms = ?6
+                 WHERE arn = ?1 AND status IN ('FAILED', 'ABORTED', 'TIMED_OUT')",
+                params![arn, count, step.now, owner.id, owner.pid, now_wall_ms()],
+            )?;
+            if reopened == 0 {
+                return Err(StoreError::NoExecution(arn.to_owned()));
+            }
+        }
         let current: Option<Option<String>> = tx
             .query_row("SELECT owner_id FROM executions WHERE arn = ?1 AND status = 'RUNNING'", [arn], |r| r.get(0))
             .optional()?;
@@ -846,7 +865,7 @@ impl Store {
 }
 
 const EXECUTION_COLUMNS: &str = "SELECT arn, state_machine_arn, name, status, input, output, error, cause, start_ms, stop_ms,
-    info, definition, task_config, owner_id, owner_pid, owner_lease_ms FROM executions";
+    info, definition, task_config, owner_id, owner_pid, owner_lease_ms, redrive_count, redrive_ms FROM executions";
 
 const TOKEN_COLUMNS: &str = "SELECT token, execution_arn, task_id, kind, state_name, resource, status, closed_reason, worker,
     heartbeat_seconds, timeout_seconds FROM tasks";
@@ -868,6 +887,8 @@ struct RawExecution {
     owner_id: Option<String>,
     owner_pid: Option<i64>,
     owner_lease_ms: Option<i64>,
+    redrive_count: u32,
+    redrive_ms: Option<i64>,
 }
 
 fn raw_execution_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawExecution> {
@@ -888,6 +909,8 @@ fn raw_execution_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawExecution> {
         owner_id: r.get(13)?,
         owner_pid: r.get(14)?,
         owner_lease_ms: r.get(15)?,
+        redrive_count: r.get(16)?,
+        redrive_ms: r.get(17)?,
     })
 }
 
@@ -912,6 +935,8 @@ impl RawExecution {
                 pid: self.owner_pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
                 lease_ms: self.owner_lease_ms.unwrap_or(0),
             }),
+            redrive_count: self.redrive_count,
+            redrive_ms: self.redrive_ms,
         })
     }
 }

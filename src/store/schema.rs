@@ -103,6 +103,11 @@ const MIGRATIONS: &[&str] = &[
         created_ms     INTEGER NOT NULL
     );
     ",
+    // 2: redrive (AWS's RedriveExecution): how often, and when last.
+    "
+    ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN redrive_ms INTEGER;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<()> {

@@ -372,6 +372,8 @@ impl AwsSfn {
             output: json_or_text(out.output()),
             error: out.error().map(str::to_owned),
             cause: out.cause().map(str::to_owned),
+            redrive_count: out.redrive_count().map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+            redrive_date: out.redrive_date().map(millis),
         })
     }
 
@@ -400,6 +402,8 @@ impl AwsSfn {
                 output: None,
                 error: None,
                 cause: None,
+                redrive_count: x.redrive_count().map_or(0, |n| u32::try_from(n).unwrap_or(0)),
+                redrive_date: x.redrive_date().map(millis),
             }));
         }
         all.sort_by(|a, b| b.start_date.cmp(&a.start_date));
