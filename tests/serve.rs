@@ -257,6 +257,49 @@ fn serve_runs_an_activity_execution_over_the_step_functions_api() {
     assert_eq!(server.sfn("DescribeExecution", json!({ "executionArn": exec_arn }))["status"], "SUCCEEDED");
 }
 
+/// RedriveExecution on the wire: AWS's answer and error shapes, the redrive fields of
+/// DescribeExecution, and ListExecutions' redriveFilter.
+#[test]
+fn serve_redrives_a_failed_execution_over_the_api() {
+    let server = Server::start();
+    let activity_arn = server.sfn("CreateActivity", json!({ "name": "flaky" }))["activityArn"].as_str().unwrap().to_owned();
+    let machine = server.sfn(
+        "CreateStateMachine",
+        json!({ "name": "flaky", "definition": activity_machine(&activity_arn), "roleArn": "arn:aws:iam::123456789012:role/r" }),
+    );
+    let machine_arn = machine["stateMachineArn"].as_str().unwrap().to_owned();
+    let exec_arn = server.sfn("StartExecution", json!({ "stateMachineArn": machine_arn, "input": "{}" }))["executionArn"].as_str().unwrap().to_owned();
+    let running = server.sfn("DescribeExecution", json!({ "executionArn": exec_arn }));
+    assert_eq!((running["redriveStatus"].as_str(), running["redriveCount"].as_u64()), (Some("NOT_REDRIVABLE"), Some(0)), "{running}");
+    let (status, code, _) = server.sfn_error("RedriveExecution", json!({ "executionArn": exec_arn }).to_string().as_bytes());
+    assert_eq!((status, code.as_str()), (400, "ExecutionNotRedrivable"));
+
+    let token = server.sfn("GetActivityTask", json!({ "activityArn": activity_arn }))["taskToken"].as_str().unwrap().to_owned();
+    server.sfn("SendTaskFailure", json!({ "taskToken": token, "error": "Flaky", "cause": "first try" }));
+    let failed = wait_for_status(&server, &exec_arn, "FAILED");
+    assert_eq!(failed["redriveStatus"], "REDRIVABLE", "{failed}");
+    let redriven = server.sfn("RedriveExecution", json!({ "executionArn": exec_arn }));
+    assert!(redriven["redriveDate"].as_f64().is_some_and(|t| t > 1.0e9 && t < 1.0e11), "epoch seconds: {redriven}");
+    let token = server.sfn("GetActivityTask", json!({ "activityArn": activity_arn }))["taskToken"].as_str().unwrap().to_owned();
+    server.sfn("SendTaskSuccess", json!({ "taskToken": token, "output": "{\"second\":true}" }));
+    let done = wait_for_status(&server, &exec_arn, "SUCCEEDED");
+    assert_eq!(done["redriveCount"], 1, "{done}");
+    assert_eq!(done["redriveDate"], redriven["redriveDate"]);
+    assert!(done.get("error").is_none(), "the earlier failure is gone from the description: {done}");
+
+    let other = server.sfn("StartExecution", json!({ "stateMachineArn": machine_arn, "input": "{}" }))["executionArn"].as_str().unwrap().to_owned();
+    let listed = |filter: &str| -> Vec<String> {
+        let page = server.sfn("ListExecutions", json!({ "stateMachineArn": machine_arn, "redriveFilter": filter }));
+        page["executions"].as_array().unwrap().iter().map(|e| e["executionArn"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(listed("REDRIVEN"), [exec_arn.clone()]);
+    assert_eq!(listed("NOT_REDRIVEN"), [other]);
+    let (_, code, _) = server.sfn_error("ListExecutions", json!({ "redriveFilter": "SOMETIMES" }).to_string().as_bytes());
+    assert_eq!(code, "ValidationException");
+    let (_, code, _) = server.sfn_error("RedriveExecution", json!({ "executionArn": format!("{exec_arn}-nope") }).to_string().as_bytes());
+    assert_eq!(code, "ExecutionDoesNotExist");
+}
+
 #[test]
 fn serve_answers_bad_requests_with_aws_error_shapes_and_keeps_serving() {
     let server = Server::start();

@@ -359,7 +359,19 @@ async fn list_executions(service: &LocalService, r: Request<'_>) -> Answer {
     {
         return Err(ApiError::validation(format!("'statusFilter' must be one of {}, not '{s}'", STATUSES.join(", "))));
     }
-    let items: Vec<Value> = service.list_executions(machine, status).await?.iter().map(|d| execution_json(d, false)).collect();
+    let redriven = match r.opt_str("redriveFilter")? {
+        None => None,
+        Some("REDRIVEN") => Some(true),
+        Some("NOT_REDRIVEN") => Some(false),
+        Some(other) => return Err(ApiError::validation(format!("'redriveFilter' must be REDRIVEN or NOT_REDRIVEN, not '{other}'"))),
+    };
+    let items: Vec<Value> = service
+        .list_executions(machine, status)
+        .await?
+        .iter()
+        .filter(|d| redriven.is_none_or(|wanted| (d.redrive_count > 0) == wanted))
+        .map(|d| execution_json(d, false))
+        .collect();
     page(r, items, "executions")
 }
 
