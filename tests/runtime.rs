@@ -536,3 +536,59 @@ async fn an_aborted_execution_is_redriven_from_the_state_it_stopped_in() {
     assert!(matches!(missing, Err(ServiceError::ExecutionDoesNotExist(_))), "{missing:?}");
     svc.shutdown().await.unwrap();
 }
+
+/// An inline Map redriven after one iteration failed: the iteration that succeeded keeps its
+/// result, the failed one and the one stopped with it run again with their own items.
+#[test]
+fn a_redriven_map_runs_again_only_the_iterations_that_did_not_succeed() {
+    let def = r#"{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items","End":true,
+      "ItemProcessor":{"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:w","End":true}}}}}}"#;
+    let mut store = Store::open_in_memory().unwrap();
+    let owner = Owner::this_process();
+    let machine = Arc::new(Machine::compile(&serde_json::from_str(def).unwrap()).unwrap());
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:map-redrive";
+    let (mut d, first) = Driver::start(&mut store, &owner, machine, info(arn, 5), def, json!({"items": ["a", "b", "c"]}), None).unwrap();
+    let by_item = |step: &stepwise::runtime::driver::Step| -> Vec<(String, stepwise::engine::TaskId)> {
+        step.dispatch.iter().map(|x| (x.request.payload.as_str().unwrap_or_default().to_owned(), x.request.id)).collect()
+    };
+    let tasks = by_item(&first);
+    assert_eq!(tasks.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+    d.feed(&mut store, &owner, 1_000_100, Input::TaskSucceeded { task: tasks[0].1, output: json!("A") }, None).unwrap();
+    let failed = d.feed(&mut store, &owner, 1_000_200, Input::TaskFailed { task: tasks[1].1, error: "Bad".into(), cause: "b".into() }, None).unwrap();
+    assert_eq!(failed.outcome.map(|o| o.status.name()), Some("FAILED"));
+    drop(d);
+
+    let (mut d, step) = Driver::redrive(&mut store, &owner, arn, 1_000_300).unwrap();
+    let again = by_item(&step);
+    assert_eq!(again.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["b", "c"], "only what did not succeed runs again");
+    d.feed(&mut store, &owner, 1_000_400, Input::TaskSucceeded { task: again[1].1, output: json!("C") }, None).unwrap();
+    let done = d.feed(&mut store, &owner, 1_000_500, Input::TaskSucceeded { task: again[0].1, output: json!("B") }, None).unwrap();
+    assert_eq!(done.outcome.and_then(|o| o.output), Some(json!(["A", "B", "C"])));
+    let events = stored_events(&store, arn);
+    assert_ids_dense(&events);
+    let started: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "MapIterationStarted")
+        .map(|e| e["mapIterationStartedEventDetails"]["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(started, [0, 1, 2, 1, 2]);
+}
+
+/// A timed-out execution redriven gets its TimeoutSeconds again, counted from the redrive.
+#[test]
+fn a_timed_out_execution_is_redriven_with_its_timeout_counted_again() {
+    let def = r#"{"TimeoutSeconds":10,"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:w","End":true}}}"#;
+    let mut store = Store::open_in_memory().unwrap();
+    let owner = Owner::this_process();
+    let machine = Arc::new(Machine::compile(&serde_json::from_str(def).unwrap()).unwrap());
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:late";
+    let (mut d, first) = Driver::start(&mut store, &owner, machine, info(arn, 9), def, json!({}), None).unwrap();
+    let (timer, at) = first.timers_started[0];
+    assert_eq!(at, 1_000_000 + 10_000);
+    let ended = d.feed(&mut store, &owner, at, Input::TimerFired { timer }, None).unwrap();
+    assert_eq!(ended.outcome.map(|o| o.status.name()), Some("TIMED_OUT"));
+    let (_, step) = Driver::redrive(&mut store, &owner, arn, 2_000_000).unwrap();
+    assert_eq!(step.timers_started.iter().map(|(_, at)| *at).collect::<Vec<_>>(), [2_000_000 + 10_000]);
+    assert_eq!(step.dispatch.iter().map(|x| x.request.state_name.as_str()).collect::<Vec<_>>(), ["Work"]);
+    assert_eq!(store.timers(arn).unwrap().len(), 1, "the new deadline is stored");
+}
