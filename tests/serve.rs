@@ -425,6 +425,8 @@ fn the_aws_cli_works_against_serve() {
     assert_eq!(serde_json::from_str::<Value>(&run(&["stepfunctions", "list-state-machines"])).unwrap(), json!({ "stateMachines": [] }));
     run(&["s3", "mb", "s3://cli-bucket"]);
     assert!(run(&["s3", "ls"]).contains("cli-bucket"));
+    let me: Value = serde_json::from_str(&run(&["sts", "get-caller-identity"])).unwrap();
+    assert_eq!(me["Account"], "123456789012", "{me}");
 }
 
 /// The one slow test: AWS's long poll lasts 60 s and ends with `{}` when no task came; other

@@ -3,8 +3,9 @@
 //! and existing activity workers run against it unchanged.
 //!
 //! A request whose `X-Amz-Target` names an operation (`AWSStepFunctions.StartExecution`) is a
-//! Step Functions call (AWS JSON 1.0); every other request is S3 (path-style), answered by
-//! the `s3s` crate over [`s3::LocalS3`].
+//! Step Functions call (AWS JSON 1.0); a form POST to `/` is STS (`GetCallerIdentity` only,
+//! [`sts`]); every other request is S3 (path-style), answered by the `s3s` crate over
+//! [`s3::LocalS3`].
 //!
 //! No request is authenticated: the server listens on 127.0.0.1 only, so only this machine's
 //! users reach it, and they can read the data directory anyway. Checking signatures would
@@ -13,6 +14,7 @@
 mod chunked;
 pub mod s3;
 pub mod sfn;
+mod sts;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -88,6 +90,13 @@ pub async fn serve(
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<s3s::Body> {
     let target = req.headers().get("x-amz-target").map(|v| v.to_str().unwrap_or("").to_owned());
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok());
+    if target.is_none() && sts::is_sts(req.method(), req.uri().path(), content_type) {
+        return match Limited::new(req.into_body(), MAX_JSON_BODY).collect().await {
+            Ok(body) => sts::call(&body.to_bytes()),
+            Err(e) => error_response(StatusCode::BAD_REQUEST, "ValidationException", &format!("could not read the request body: {e}")),
+        };
+    }
     match target {
         // S3 never sends X-Amz-Target: any request that has one is an API call by name.
         Some(target) => step_functions(state, &target, req).await,

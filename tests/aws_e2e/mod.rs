@@ -353,6 +353,10 @@ async fn uploads_and_monitoring_survive_throttling_and_dropped_connections() {
 async fn execution_roles_are_the_ones_step_functions_may_assume() {
     for (label, url, _serve) in servers() {
         let sfn = connect(&url).await;
+        // The account the window shows comes from STS, which both servers answer.
+        let identity = sfn.clients.identity().await.unwrap_or_else(|| panic!("{label}: GetCallerIdentity"));
+        assert_eq!(identity.account.len(), 12, "{label}: {identity:?}");
+        assert!(identity.arn.starts_with(&format!("arn:aws:iam::{}:", identity.account)), "{label}: {identity:?}");
         if label == "stepwise serve" {
             let e = stepwise::backend::aws::roles::execution_roles(&sfn.clients).await.unwrap_err();
             assert!(!e.to_string().is_empty());
