@@ -300,6 +300,25 @@ fn serve_redrives_a_failed_execution_over_the_api() {
     assert_eq!(code, "ExecutionDoesNotExist");
 }
 
+/// Tags of an activity: created with it, listed, refused past AWS's limits whole.
+#[test]
+fn serve_keeps_tags_within_aws_limits() {
+    let server = Server::start();
+    let arn = server.sfn("CreateActivity", json!({ "name": "tagged", "tags": [{ "key": "team", "value": "media" }] }))["activityArn"].as_str().unwrap().to_owned();
+    assert_eq!(server.sfn("ListTagsForResource", json!({ "resourceArn": arn })), json!({ "tags": [{ "key": "team", "value": "media" }] }));
+    let many: Vec<Value> = (0..50).map(|i| json!({ "key": format!("k{i:02}"), "value": "v" })).collect();
+    let (status, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": arn, "tags": many }).to_string().as_bytes());
+    assert_eq!((status, code.as_str()), (400, "TooManyTags"), "51 with the one it has");
+    assert_eq!(server.sfn("ListTagsForResource", json!({ "resourceArn": arn }))["tags"].as_array().unwrap().len(), 1, "nothing of a refused request is kept");
+    let (_, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": arn, "tags": [{ "key": "", "value": "v" }] }).to_string().as_bytes());
+    assert_eq!(code, "ValidationException");
+    let (_, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": format!("{arn}x"), "tags": [] }).to_string().as_bytes());
+    assert_eq!(code, "ResourceNotFound");
+    server.sfn("DeleteActivity", json!({ "activityArn": arn }));
+    server.sfn("CreateActivity", json!({ "name": "tagged" }));
+    assert_eq!(server.sfn("ListTagsForResource", json!({ "resourceArn": arn })), json!({ "tags": [] }), "tags go with their resource");
+}
+
 #[test]
 fn serve_answers_bad_requests_with_aws_error_shapes_and_keeps_serving() {
     let server = Server::start();

@@ -60,6 +60,12 @@ pub enum ServiceError {
     ExecutionAlreadyExists(String),
     #[error("ExecutionNotRedrivable: {0}")]
     ExecutionNotRedrivable(String),
+    #[error("ResourceNotFound: {0}")]
+    ResourceNotFound(String),
+    #[error("TooManyTags: {0}")]
+    TooManyTags(String),
+    #[error("ValidationException: {0}")]
+    Validation(String),
     #[error("ActivityDoesNotExist: {0}")]
     ActivityDoesNotExist(String),
     #[error("InvalidToken: {0}")]
@@ -102,6 +108,9 @@ impl ServiceError {
             ServiceError::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             ServiceError::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             ServiceError::ExecutionNotRedrivable(_) => "ExecutionNotRedrivable",
+            ServiceError::ResourceNotFound(_) => "ResourceNotFound",
+            ServiceError::TooManyTags(_) => "TooManyTags",
+            ServiceError::Validation(_) => "ValidationException",
             ServiceError::ActivityDoesNotExist(_) => "ActivityDoesNotExist",
             ServiceError::InvalidToken(_) => "InvalidToken",
             ServiceError::TaskTimedOut(_) => "TaskTimedOut",
@@ -623,6 +632,51 @@ impl LocalService {
             // Any event may be the last; look again after one, or after a while.
             let _ = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
         }
+    }
+
+    // -------------------------------------------------------------------------------
+    // Tags (`TagResource`, `UntagResource`, `ListTagsForResource`)
+    // -------------------------------------------------------------------------------
+
+    /// The resource must exist: a state machine or an activity.
+    async fn tagged_resource(&self, arn: &str) -> Result<(), ServiceError> {
+        let found = if arn.contains(":stateMachine:") {
+            self.describe_state_machine(arn).await.is_ok()
+        } else if arn.contains(":activity:") {
+            self.describe_activity(arn).await.is_ok()
+        } else {
+            false
+        };
+        if found { Ok(()) } else { Err(ServiceError::ResourceNotFound(format!("Resource not found: '{arn}'"))) }
+    }
+
+    /// `TagResource`: AWS's limits (at most 50 tags; keys of 1 to 128 characters, values of at
+    /// most 256) refuse the whole request.
+    pub async fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), ServiceError> {
+        const MAX_TAGS: usize = 50;
+        if let Some((k, _)) = tags.iter().find(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256) {
+            return Err(ServiceError::Validation(format!("tag '{k}': keys are 1 to 128 characters and values at most 256")));
+        }
+        self.tagged_resource(arn).await?;
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| match s.tag_resource(&a, &tags, MAX_TAGS)? {
+            Ok(()) => Ok(()),
+            Err(count) => Err(ServiceError::TooManyTags(format!("'{a}' would have {count} tags; a resource has at most {MAX_TAGS}"))),
+        })
+        .await
+    }
+
+    pub async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<(), ServiceError> {
+        self.tagged_resource(arn).await?;
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| Ok(s.untag_resource(&a, &keys)?)).await
+    }
+
+    /// A resource's tags, by key.
+    pub async fn list_tags(&self, arn: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        self.tagged_resource(arn).await?;
+        let a = arn.to_owned();
+        blocking(self.store(), move |s| Ok(s.tags(&a)?)).await
     }
 
     // -------------------------------------------------------------------------------

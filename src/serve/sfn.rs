@@ -69,6 +69,9 @@ pub const OPERATIONS: &[&str] = &[
     "SendTaskFailure",
     "SendTaskHeartbeat",
     "ValidateStateMachineDefinition",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
 ];
 
 pub fn unknown_operation(operation: &str) -> ApiError {
@@ -107,7 +110,11 @@ pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Va
         "GetExecutionHistory" => get_execution_history(service, r).await,
         "CreateActivity" => {
             let name = r.str("name")?;
+            let tags = r.tags("tags")?;
             let arn = service.create_activity(name).await?;
+            if !tags.is_empty() {
+                service.tag_resource(&arn, tags).await?;
+            }
             let created = service.describe_activity(&arn).await?.created_ms;
             Ok(json!({ "activityArn": arn, "creationDate": seconds(created) }))
         }
@@ -143,6 +150,18 @@ pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Va
         "SendTaskHeartbeat" => {
             service.send_task_heartbeat(r.token()?).await?;
             Ok(json!({}))
+        }
+        "TagResource" => {
+            service.tag_resource(r.arn("resourceArn")?, r.tags("tags")?).await?;
+            Ok(json!({}))
+        }
+        "UntagResource" => {
+            service.untag_resource(r.arn("resourceArn")?, r.strings("tagKeys")?).await?;
+            Ok(json!({}))
+        }
+        "ListTagsForResource" => {
+            let tags = service.list_tags(r.arn("resourceArn")?).await?;
+            Ok(json!({ "tags": tags.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect::<Vec<_>>() }))
         }
         "ValidateStateMachineDefinition" => validate_definition(r),
         "DescribeStateMachineForExecution" => {
@@ -205,6 +224,39 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// A list of `{"key", "value"}` tags (absent: none).
+    fn tags(self, field: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let list = match self.0.get(field) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(list)) => list,
+            Some(_) => return Err(ApiError::serialization(format!("'{field}' must be a list of {{\"key\", \"value\"}}"))),
+        };
+        let bad = || ApiError::serialization(format!("each of '{field}' must be {{\"key\": string, \"value\": string}}"));
+        list.iter()
+            .map(|t| {
+                let key = t.get("key").and_then(Value::as_str).ok_or_else(bad)?;
+                // A tag's value is optional in AWS's model: absent is empty.
+                let value = match t.get("value") {
+                    None | Some(Value::Null) => "",
+                    Some(v) => v.as_str().ok_or_else(bad)?,
+                };
+                Ok((key.to_owned(), value.to_owned()))
+            })
+            .collect()
+    }
+
+    /// A list of strings (absent: none).
+    fn strings(self, field: &str) -> Result<Vec<String>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::serialization(format!("'{field}' must be a list of strings"))))
+                .collect(),
+            Some(_) => Err(ApiError::serialization(format!("'{field}' must be a list of strings"))),
+        }
+    }
+
     /// `maxResults`: 0 or absent means the default; more than 1000 is refused, as AWS does.
     fn max_results(self, default: usize) -> Result<usize, ApiError> {
         match self.0.get("maxResults") {
@@ -250,7 +302,11 @@ async fn create_state_machine(service: &LocalService, r: Request<'_>) -> Answer 
     let definition = r.str("definition")?;
     // The role is AWS's business; local executions report Stepwise's own.
     r.opt_str("roleArn")?;
+    let tags = r.tags("tags")?;
     let arn = service.create_state_machine(name, definition, machine_type(r)?).await?;
+    if !tags.is_empty() {
+        service.tag_resource(&arn, tags).await?;
+    }
     let d = service.describe_state_machine(&arn).await?;
     Ok(json!({ "stateMachineArn": arn, "creationDate": seconds(d.creation_date) }))
 }

@@ -854,13 +854,60 @@ impl Store {
 
     /// `false` when there was no such activity.
     pub fn delete_activity(&mut self, arn: &str) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM activities WHERE arn = ?1", [arn])? == 1)
+        let tx = self.conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM activities WHERE arn = ?1", [arn])? == 1;
+        tx.execute("DELETE FROM tags WHERE resource_arn = ?1", [arn])?;
+        tx.commit()?;
+        Ok(deleted)
     }
 
-    /// Removes a state machine; its executions stay (they keep the definition they started
-    /// with). `false` when there was none.
+    /// Removes a state machine (and its tags); its executions stay (they keep the definition
+    /// they started with). `false` when there was none.
     pub fn delete_state_machine(&mut self, arn: &str) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM state_machines WHERE arn = ?1", [arn])? == 1)
+        let tx = self.conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM state_machines WHERE arn = ?1", [arn])? == 1;
+        tx.execute("DELETE FROM tags WHERE resource_arn = ?1", [arn])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Sets tags of a resource (a key already there takes the new value), in one transaction;
+    /// refused whole when the resource would then have more than `max` tags.
+    pub fn tag_resource(&mut self, arn: &str, tags: &[(String, String)], max: usize) -> Result<std::result::Result<(), usize>> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO tags (resource_arn, key, value) VALUES (?1, ?2, ?3) ON CONFLICT(resource_arn, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (k, v) in tags {
+                stmt.execute(params![arn, k, v])?;
+            }
+        }
+        let count: i64 = tx.query_row("SELECT COUNT(*) FROM tags WHERE resource_arn = ?1", [arn], |r| r.get(0))?;
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count > max {
+            // Dropping the transaction rolls it back.
+            return Ok(Err(count));
+        }
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// Removes tags of a resource by key; keys it does not have are ignored (as in AWS).
+    pub fn untag_resource(&mut self, arn: &str, keys: &[String]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for k in keys {
+            tx.execute("DELETE FROM tags WHERE resource_arn = ?1 AND key = ?2", params![arn, k])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A resource's tags, by key.
+    pub fn tags(&self, arn: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT key, value FROM tags WHERE resource_arn = ?1 ORDER BY key")?;
+        let rows = stmt.query_map([arn], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }
 

@@ -108,6 +108,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE executions ADD COLUMN redrive_ms INTEGER;
     ",
+    // 3: tags of state machines and activities (TagResource), as `stepwise serve` keeps them.
+    "
+    CREATE TABLE tags (
+        resource_arn  TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        PRIMARY KEY (resource_arn, key)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<()> {

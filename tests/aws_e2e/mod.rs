@@ -424,3 +424,35 @@ async fn a_failed_execution_is_redriven_from_its_failed_state() {
         assert!(described.redrive_date.is_some(), "{label}");
     }
 }
+
+/// Tags given to a deploy reach the state machine: on create with CreateStateMachine, on a
+/// later update with TagResource; ListTagsForResource and UntagResource see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_tags_the_state_machine_on_create_and_on_update() {
+    for (label, url, _serve) in servers() {
+        let sfn = connect(&url).await;
+        let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}}).to_string();
+        let tags = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+        let settings = StateMachineSettings {
+            name: unique("tagged"),
+            role_arn: Some(ROLE.into()),
+            tags: tags(&[("team", "media")]),
+            ..StateMachineSettings::default()
+        };
+        let created = deploy(&sfn, DeployRequest { settings: settings.clone(), definition: definition.clone() }).await.unwrap();
+        let settings = StateMachineSettings { tags: tags(&[("stage", "test"), ("team", "video")]), ..settings };
+        deploy(&sfn, DeployRequest { settings, definition: definition.replace("Done", "Finished") }).await.unwrap();
+        let arn = created.state_machine_arn.as_str();
+        let listed = |sfn: AwsSfn| async move {
+            let out = sfn.clients.sfn.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            let mut pairs: Vec<(String, String)> = out.tags().iter().map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned())).collect();
+            pairs.sort();
+            pairs
+        };
+        assert_eq!(listed(sfn.clone()).await, tags(&[("stage", "test"), ("team", "video")]), "{label}");
+        sfn.clients.sfn.untag_resource().resource_arn(arn).tag_keys("stage").send().await.unwrap();
+        assert_eq!(listed(sfn.clone()).await, tags(&[("team", "video")]), "{label}");
+        let missing = sfn.clients.sfn.list_tags_for_resource().resource_arn(format!("{arn}-gone")).send().await.unwrap_err();
+        assert_eq!(missing.as_service_error().and_then(|e| aws_sdk_sfn::error::ProvideErrorMetadata::code(e)), Some("ResourceNotFound"), "{label}");
+    }
+}
