@@ -312,6 +312,11 @@ fn serve_keeps_tags_within_aws_limits() {
     assert_eq!(server.sfn("ListTagsForResource", json!({ "resourceArn": arn }))["tags"].as_array().unwrap().len(), 1, "nothing of a refused request is kept");
     let (_, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": arn, "tags": [{ "key": "", "value": "v" }] }).to_string().as_bytes());
     assert_eq!(code, "ValidationException");
+    // Versions are not kept: asking for one is refused in words, not answered without its ARN.
+    let machine = json!({ "name": "versioned", "definition": activity_machine(&arn), "roleArn": "arn:aws:iam::123456789012:role/r", "publish": true });
+    let (_, code, message) = server.sfn_error("CreateStateMachine", machine.to_string().as_bytes());
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("versions"), "{message}");
     let (_, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": format!("{arn}x"), "tags": [] }).to_string().as_bytes());
     assert_eq!(code, "ResourceNotFound");
     server.sfn("DeleteActivity", json!({ "activityArn": arn }));

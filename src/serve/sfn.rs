@@ -271,6 +271,15 @@ impl<'a> Request<'a> {
     }
 }
 
+/// `publish: true` asks for a version, which `serve` does not keep: refused in words rather
+/// than answered without the version ARN the caller expects.
+fn no_versions(r: Request) -> Result<(), ApiError> {
+    if r.opt_bool("publish")? == Some(true) {
+        return Err(ApiError::validation("stepwise serve does not keep state machine versions; create or update without publishing one"));
+    }
+    Ok(())
+}
+
 /// One page of a list the service returns whole; the token is the offset of the next page.
 fn page(r: Request, items: Vec<Value>, field: &str) -> Answer {
     let limit = r.max_results(100)?;
@@ -303,6 +312,7 @@ async fn create_state_machine(service: &LocalService, r: Request<'_>) -> Answer 
     // The role is AWS's business; local executions report Stepwise's own.
     r.opt_str("roleArn")?;
     let tags = r.tags("tags")?;
+    no_versions(r)?;
     let arn = service.create_state_machine(name, definition, machine_type(r)?).await?;
     if !tags.is_empty() {
         service.tag_resource(&arn, tags).await?;
@@ -313,6 +323,7 @@ async fn create_state_machine(service: &LocalService, r: Request<'_>) -> Answer 
 
 async fn update_state_machine(service: &LocalService, r: Request<'_>) -> Answer {
     let arn = r.arn("stateMachineArn")?;
+    no_versions(r)?;
     match r.opt_str("definition")? {
         Some(definition) => service.update_state_machine(arn, definition).await?,
         // Only the role or logging changed: nothing the local engine keeps, but the machine must exist.
