@@ -49,6 +49,10 @@ const FAULT_MAX: Duration = Duration::from_secs(30);
 /// comes from `GetActivityTask` when the task is taken.
 const PENDING_PREFIX: &str = "aws-pending:";
 
+/// Histories of running executions read at once for the pending tasks: enough to hide AWS's
+/// round trip, few enough to stay clear of its GetExecutionHistory throttling.
+const PENDING_READS_AT_ONCE: usize = 6;
+
 pub struct AwsBackend;
 
 impl AwsBackend {
@@ -503,22 +507,34 @@ impl Serving {
     /// Reads the new events of each running execution into its open tasks; sends the
     /// pending list when it changed. Answers whether it did.
     async fn scan_pending(&mut self, running: &[String]) -> bool {
-        self.scans.retain(|arn, _| running.contains(arn));
-        for arn in running {
-            let scan = self.scans.entry(arn.clone()).or_insert_with(|| PendingScan { cursor: HistoryCursor::new(arn), ..PendingScan::default() });
-            match scan.cursor.poll(&self.sfn).await {
-                Ok(events) => {
+        use futures_util::StreamExt;
+        // Executions no longer running drop out; each running one reads its new events, a
+        // few at once (AWS lists no activity tasks: a history read per execution is the cost).
+        let mut scans = std::mem::take(&mut self.scans);
+        let sfn = &self.sfn;
+        let reads = running.iter().map(|arn| {
+            let mut scan = scans.remove(arn).unwrap_or_else(|| PendingScan { cursor: HistoryCursor::new(arn), ..PendingScan::default() });
+            async move {
+                let read = scan.cursor.poll(sfn).await.map(|events| {
                     for e in &events {
                         scan.read(arn, e);
                     }
-                }
-                Err(e) => {
-                    // What was read stays; the next refresh goes on from there.
-                    self.list_pace.failed();
-                    self.fault("Could not read the pending tasks", &e);
-                    break;
-                }
+                });
+                (arn.clone(), scan, read)
             }
+        });
+        let done: Vec<_> = futures_util::stream::iter(reads).buffer_unordered(PENDING_READS_AT_ONCE).collect().await;
+        let mut failure = None;
+        for (arn, scan, read) in done {
+            // What was read stays, failed or not: the next refresh goes on from there.
+            if let Err(e) = read {
+                failure.get_or_insert(e);
+            }
+            self.scans.insert(arn, scan);
+        }
+        if let Some(e) = failure {
+            self.list_pace.failed();
+            self.fault("Could not read the pending tasks", &e);
         }
         let mut rows: Vec<PendingTask> = self.scans.values().flat_map(|s| s.open.values().cloned()).collect();
         rows.sort_by(|a, b| a.scheduled_ms.cmp(&b.scheduled_ms).then_with(|| a.token.cmp(&b.token)));
