@@ -71,6 +71,7 @@ fn frame_bench(c: &mut Criterion) {
         cause: None,
         redrive_count: 0,
         redrive_date: None,
+        redrive_status: None,
     };
     app.run.apply(Update::History { execution, events });
     app.run.side = SideTab::History;

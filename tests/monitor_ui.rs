@@ -232,6 +232,7 @@ fn a_long_history_opens_and_filters() {
         cause: None,
         redrive_count: 0,
         redrive_date: None,
+        redrive_status: None,
     };
     app.run.apply(Update::History { execution, events });
     app.run.side = SideTab::History;

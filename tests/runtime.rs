@@ -497,6 +497,17 @@ fn a_redrive_runs_again_only_what_did_not_succeed_and_survives_a_restart() {
     assert_eq!(outcome.output, Some(json!(["quick", "b", "c"])), "branch results in branch order, the kept one included");
     let row = store.execution(arn).unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.redrive_count), ("SUCCEEDED", 1));
+    // The monitor sees the redriven Parallel whole: the kept branch counts as done, and the
+    // state's result is every branch's, each at its own place.
+    let model = stepwise::monitor::ExecutionModel::from_events(&stored_events(&store, arn));
+    assert_eq!(model.status_of("P"), stepwise::monitor::StateStatus::Succeeded);
+    let progress = model.state("P").and_then(|v| v.children).expect("branch progress");
+    assert_eq!((progress.total, progress.succeeded, progress.failed), (Some(3), 3, 0), "{progress:?}");
+    let io = model.io_steps(&serde_json::from_str(TRIO).unwrap(), "P").expect("I/O of P");
+    assert_eq!(io.output().value(), Some(&json!(["quick", "b", "c"])), "{:?}", io.notes());
+    let stepwise::monitor::io::IoSteps::JsonPath(steps) = &io else { panic!("JSONPath steps: {io:?}") };
+    assert_eq!(steps.result.value(), Some(&json!(["quick", "b", "c"])), "the branch results, recomputed: {:?}", io.notes());
+    assert!(io.notes().is_empty(), "{:?}", io.notes());
     assert!(matches!(Driver::redrive(&mut store, &owner, arn, 1_000_600), Err(stepwise::runtime::driver::DriverError::NotRedrivable { .. })), "a succeeded execution is not redriven");
     let resumed = Driver::resume(&store, arn).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(resumed.contains("not running"), "{resumed}");
@@ -591,4 +602,30 @@ fn a_timed_out_execution_is_redriven_with_its_timeout_counted_again() {
     assert_eq!(step.timers_started.iter().map(|(_, at)| *at).collect::<Vec<_>>(), [2_000_000 + 10_000]);
     assert_eq!(step.dispatch.iter().map(|x| x.request.state_name.as_str()).collect::<Vec<_>>(), ["Work"]);
     assert_eq!(store.timers(arn).unwrap().len(), 1, "the new deadline is stored");
+}
+
+/// A distributed Map that failed past its tolerated failures: a redrive runs again every
+/// iteration that did not succeed, the tolerated ones included, and keeps only successes.
+#[test]
+fn a_redriven_distributed_map_reruns_its_tolerated_failures_too() {
+    let def = r#"{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.items","End":true,"ToleratedFailureCount":1,
+      "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"Work",
+        "States":{"Work":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:w","End":true}}}}}}"#;
+    let mut store = Store::open_in_memory().unwrap();
+    let owner = Owner::this_process();
+    let machine = Arc::new(Machine::compile(&serde_json::from_str(def).unwrap()).unwrap());
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:tolerated";
+    let (mut d, first) = Driver::start(&mut store, &owner, machine, info(arn, 6), def, json!({"items": ["a", "b", "c"]}), None).unwrap();
+    let task = |step: &stepwise::runtime::driver::Step, item: &str| step.dispatch.iter().find(|x| x.request.payload == json!(item)).map(|x| x.request.id).unwrap();
+    d.feed(&mut store, &owner, 1_000_100, Input::TaskFailed { task: task(&first, "a"), error: "Bad".into(), cause: "a".into() }, None).unwrap();
+    d.feed(&mut store, &owner, 1_000_200, Input::TaskSucceeded { task: task(&first, "b"), output: json!("B") }, None).unwrap();
+    let failed = d.feed(&mut store, &owner, 1_000_300, Input::TaskFailed { task: task(&first, "c"), error: "Bad".into(), cause: "c".into() }, None).unwrap();
+    assert_eq!(failed.outcome.map(|o| o.error), Some(Some("States.ExceedToleratedFailureThreshold".into())));
+    let (mut d, step) = Driver::redrive(&mut store, &owner, arn, 1_000_400).unwrap();
+    let mut again: Vec<String> = step.dispatch.iter().map(|x| x.request.payload.as_str().unwrap_or_default().to_owned()).collect();
+    again.sort();
+    assert_eq!(again, ["a", "c"], "the tolerated failure runs again too; the success is kept");
+    d.feed(&mut store, &owner, 1_000_500, Input::TaskSucceeded { task: task(&step, "a"), output: json!("A") }, None).unwrap();
+    let done = d.feed(&mut store, &owner, 1_000_600, Input::TaskSucceeded { task: task(&step, "c"), output: json!("C") }, None).unwrap();
+    assert_eq!(done.outcome.and_then(|o| o.output), Some(json!(["A", "B", "C"])));
 }

@@ -319,6 +319,10 @@ fn serve_keeps_tags_within_aws_limits() {
     assert!(message.contains("versions"), "{message}");
     let (_, code, _) = server.sfn_error("TagResource", json!({ "resourceArn": format!("{arn}x"), "tags": [] }).to_string().as_bytes());
     assert_eq!(code, "ResourceNotFound");
+    // Bad tags on a create refuse it before anything is created.
+    let (_, code, _) = server.sfn_error("CreateActivity", json!({ "name": "untagged", "tags": [{ "key": "k".repeat(129), "value": "v" }] }).to_string().as_bytes());
+    assert_eq!(code, "ValidationException");
+    assert_eq!(server.sfn("ListActivities", json!({}))["activities"].as_array().unwrap().len(), 1, "no activity was created");
     server.sfn("DeleteActivity", json!({ "activityArn": arn }));
     server.sfn("CreateActivity", json!({ "name": "tagged" }));
     assert_eq!(server.sfn("ListTagsForResource", json!({ "resourceArn": arn })), json!({ "tags": [] }), "tags go with their resource");

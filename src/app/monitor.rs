@@ -231,7 +231,11 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
             if ui.button("⟲ Start again").on_hover_text("Start the state machine again with this execution's input").clicked() {
                 command = Some(Command::StartAgain(arn.clone()));
             }
-            let redrivable = matches!(w.execution.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
+            // The backend's word when it has one (an EXPRESS execution is never redriven).
+            let redrivable = match w.execution.redrive_status.as_deref() {
+                Some(status) => status == "REDRIVABLE",
+                None => matches!(w.execution.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT"),
+            };
             if ui
                 .add_enabled(redrivable, egui::Button::new("↻ Redrive"))
                 .on_hover_text("Go on from the state that stopped this execution, keeping what succeeded (failed, aborted or timed-out executions)")

@@ -235,6 +235,21 @@ struct Children {
     tolerated_count: Option<u64>,
     tolerated_percentage: Option<f64>,
     distributed: bool,
+    /// Slots whose failure a distributed Map tolerated (their result holds the error).
+    tolerated_slots: Vec<usize>,
+}
+
+impl Children {
+    /// The results of the children that succeeded, by slot: what a redrive keeps.
+    fn succeeded(&self) -> Vec<Option<Value>> {
+        let mut kept = self.results.clone();
+        for &slot in &self.tolerated_slots {
+            if let Some(r) = kept.get_mut(slot) {
+                *r = None;
+            }
+        }
+        kept
+    }
 }
 
 enum Phase {
@@ -327,8 +342,9 @@ pub struct Execution {
     /// The children results of the top-level Parallel or Map that just failed, with the id
     /// of its entered event (a Retry or Catch that follows makes them stale).
     root_kept: Option<(u64, Vec<Option<Value>>)>,
-    /// Results a redriven top-level Parallel or Map starts with, for its thread.
-    redrive_kept: Option<(ThreadId, Vec<Option<Value>>)>,
+    /// Results a redriven top-level Parallel or Map starts with: its thread and state. Taken
+    /// by the first fork that starts its children after the redrive, used only if it is that one.
+    redrive_kept: Option<(ThreadId, StateId, Vec<Option<Value>>)>,
     redrive_count: u32,
 }
 
@@ -557,7 +573,7 @@ impl Execution {
         }
         let RedrivePoint { state, input, vars, kept } = *point;
         let tid = self.spawn(ROOT_SCOPE, state, input, vars, None, redriven);
-        self.redrive_kept = kept.map(|k| (tid, k));
+        self.redrive_kept = kept.map(|k| (tid, state, k));
         self.ready.push_back(tid);
     }
 
@@ -917,7 +933,7 @@ impl Execution {
             let root = self.threads.iter().flatten().find(|t| t.parent.is_none());
             self.redrive_point = root.map(|t| {
                 let kept = match &t.phase {
-                    Phase::Children(c) => Some(c.results.clone()),
+                    Phase::Children(c) => Some(c.succeeded()),
                     _ => None,
                 };
                 Box::new(RedrivePoint { state: t.state, input: Arc::clone(&t.input), vars: t.vars.clone(), kept })
@@ -1704,6 +1720,10 @@ impl Execution {
     // -----------------------------------------------------------------------------------
 
     fn fork(&mut self, tid: ThreadId, def: &StateDef) -> Result<Step, Failure> {
+        if self.thread(tid).is_some_and(|t| t.parent.is_none()) {
+            // A new attempt of a top-level fork: what an earlier attempt kept is stale.
+            self.root_kept = None;
+        }
         self.fork_with(tid, def, None)
     }
 
@@ -1747,6 +1767,7 @@ impl Execution {
             tolerated_count: None,
             tolerated_percentage: None,
             distributed: false,
+            tolerated_slots: Vec::new(),
         };
         if def.kind == StateType::Parallel {
             self.emit(tid, "ParallelStateStarted", Details::None);
@@ -1786,7 +1807,8 @@ impl Execution {
         let n = children.pending_inputs.len();
         children.threads = vec![None; n];
         children.results = vec![None; n];
-        if let Some((_, kept)) = self.redrive_kept.take_if(|(owner, kept)| *owner == tid && kept.len() == n) {
+        let current = self.thread(tid).map(|t| t.state);
+        if let Some((_, _, kept)) = self.redrive_kept.take().filter(|(owner, state, kept)| *owner == tid && Some(*state) == current && kept.len() == n) {
             // A redrive: what succeeded before stays, the rest runs again.
             children.pending_inputs.retain(|(slot, _)| kept[*slot].is_none());
             children.finished = n - children.pending_inputs.len();
@@ -2113,6 +2135,7 @@ impl Execution {
                 if tolerated {
                     if let Some(Phase::Children(c)) = self.thread_mut(tid).map(|t| &mut t.phase) {
                         c.results[slot] = Some(json!({"Error": f.error, "Cause": f.cause}));
+                        c.tolerated_slots.push(slot);
                     }
                 } else {
                     // The whole state fails: stop the other children.
@@ -2120,7 +2143,7 @@ impl Execution {
                     let (is_root, entered) = (t.parent.is_none(), t.entered_event);
                     let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Done) else { return };
                     if is_root {
-                        self.root_kept = Some((entered, c.results.clone()));
+                        self.root_kept = Some((entered, c.succeeded()));
                     }
                     for other in c.threads.into_iter().flatten() {
                         self.abort_thread(other);

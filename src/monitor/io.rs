@@ -360,6 +360,12 @@ fn children_result(model: &ExecutionModel, e: &Entry, notes: &mut Vec<String>) -
             .and_then(|c| recorded(model, c).output);
         outputs.push((thread.index, output));
     }
+    // A redriven Parallel or Map: the children kept from the run it redrives count too.
+    for &t in &e.kept_children {
+        let Some(thread) = model.threads.get(t as usize) else { continue };
+        let output = model.entries.get(thread.current as usize).and_then(|c| recorded(model, c).output);
+        outputs.push((thread.index, output));
+    }
     outputs.sort_by_key(|(i, _)| *i);
     let expected = e.view.children.and_then(|p| p.total);
     let complete = outputs.iter().enumerate().all(|(n, (i, o))| *i == n as u64 && o.is_some())

@@ -228,6 +228,12 @@ struct Entry {
     /// A redrive ran the entry's state again: the entry keeps its status but no longer
     /// counts towards its state's.
     superseded: bool,
+    /// The Parallel or Map entry this one redrives: its children that succeeded are kept
+    /// (`kept_children`, threads of that entry), the others run again here in slot order
+    /// (`rerun_slots`, a Parallel's branch numbers; a Map's iterations name theirs).
+    redrive_of: u32,
+    kept_children: Vec<u32>,
+    rerun_slots: VecDeque<u64>,
     view: StateView,
 }
 
@@ -264,6 +270,8 @@ pub struct ExecutionModel {
     /// (Map entry, iteration index) → thread, for the iteration events the Map emits.
     iteration_threads: FxHashMap<(u32, u64), u32>,
     status: ExecutionStatus,
+    /// The top-level Parallel or Map a redrive is about to enter again.
+    redriven_fork: Option<u32>,
     input: Option<Value>,
     output: Option<Value>,
     error: Option<String>,
@@ -293,6 +301,7 @@ impl ExecutionModel {
             threads: vec![Thread { parent_attempt: 0, index: 0, current: NONE }],
             iteration_threads: FxHashMap::default(),
             status: ExecutionStatus::Running,
+            redriven_fork: None,
             input: None,
             output: None,
             error: None,
@@ -559,6 +568,10 @@ impl ExecutionModel {
     }
 
     fn thread_of(&mut self, event_type: &str, previous: Option<u32>) -> u32 {
+        // A redrive goes on at the top level, whichever thread's event came last before it.
+        if event_type == "ExecutionRedriven" {
+            return ROOT_THREAD;
+        }
         let Some(p) = previous.and_then(|p| self.meta.get(p as usize).copied()) else {
             return ROOT_THREAD;
         };
@@ -587,6 +600,9 @@ impl ExecutionModel {
                 Some(at) => queue.remove(at).unwrap_or(0),
                 None => queue.pop_front().unwrap_or(0),
             }
+        } else if parent_entry.redrive_of != NONE {
+            // Branches run again in slot order after the ones kept.
+            parent_entry.rerun_slots.pop_front().unwrap_or(0)
         } else {
             parent_entry.view.children.map_or(0, |c| c.started)
         };
@@ -631,8 +647,16 @@ impl ExecutionModel {
             map: false,
             unclaimed_iterations: VecDeque::new(),
             superseded: false,
+            redrive_of: NONE,
+            kept_children: Vec::new(),
+            rerun_slots: VecDeque::new(),
             view,
         });
+        if thread == ROOT_THREAD
+            && let Some(prev) = self.redriven_fork.take_if(|&mut p| self.entries.get(p as usize).is_some_and(|e| e.state == state))
+        {
+            self.redrive_fork(entry, prev);
+        }
         if let Some(slot) = self.states.get_mut(state as usize) {
             slot.entries.push(entry);
             slot.counts[status.slot()] += 1;
@@ -689,7 +713,15 @@ impl ExecutionModel {
                     e.map = event_type == "MapStateStarted";
                     e.unclaimed_iterations.clear();
                     let total = if e.map { field("length").and_then(Value::as_u64) } else { None };
-                    e.view.children = Some(ChildProgress { total, ..ChildProgress::default() });
+                    // A redriven fork starts with what it kept as done; a Retry of it after
+                    // that runs every child again.
+                    if e.view.children.is_some() {
+                        e.redrive_of = NONE;
+                        e.kept_children.clear();
+                        e.rerun_slots.clear();
+                    }
+                    let kept = e.kept_children.len() as u64;
+                    e.view.children = Some(ChildProgress { total, started: kept, succeeded: kept, failed: 0 });
                 }
                 let status = if activity { StateStatus::WaitingForWorker } else { StateStatus::Running };
                 self.set_status(entry, status);
@@ -878,6 +910,8 @@ impl ExecutionModel {
     /// The execution runs again from where it stopped: what failed or was cancelled then no
     /// longer colours its state, which shows what the redrive does next.
     fn redriven(&mut self) {
+        let root = self.threads.get(ROOT_THREAD as usize).map_or(NONE, |t| t.current);
+        self.redriven_fork = self.entries.get(root as usize).filter(|e| !e.children.is_empty()).map(|_| root);
         self.status = ExecutionStatus::Running;
         self.error = None;
         self.cause = None;
@@ -893,6 +927,33 @@ impl ExecutionModel {
                 slot.counts[old] = slot.counts[old].saturating_sub(1);
             }
             self.refresh(i as u32);
+        }
+    }
+
+    /// Whether a child thread ended with its last state done (succeeded or caught).
+    fn child_succeeded(&self, thread: u32) -> bool {
+        self.threads
+            .get(thread as usize)
+            .and_then(|t| self.entries.get(t.current as usize))
+            .is_some_and(|c| c.exit_event != NONE && matches!(c.view.status, StateStatus::Succeeded | StateStatus::Caught))
+    }
+
+    /// `entry` runs `prev`'s Parallel or Map again: what succeeded there is kept, the rest
+    /// is rerun, in slot order.
+    fn redrive_fork(&mut self, entry: u32, prev: u32) {
+        let Some(p) = self.entries.get(prev as usize) else { return };
+        let attempt = p.attempts.len() as u32;
+        let mut last: Vec<(u64, u32)> = p
+            .children
+            .iter()
+            .filter_map(|&t| self.threads.get(t as usize).filter(|th| th.parent_attempt == attempt).map(|th| (th.index, t)))
+            .collect();
+        last.sort_unstable();
+        let (kept, rerun): (Vec<(u64, u32)>, Vec<(u64, u32)>) = last.into_iter().partition(|&(_, t)| self.child_succeeded(t));
+        if let Some(e) = self.entries.get_mut(entry as usize) {
+            e.redrive_of = prev;
+            e.kept_children = kept.into_iter().map(|(_, t)| t).collect();
+            e.rerun_slots = rerun.into_iter().map(|(i, _)| i).collect();
         }
     }
 

@@ -102,8 +102,9 @@ impl Clock {
 
 struct Driven {
     driver: Driver,
-    /// Request tasks handed to the resolver and not answered yet.
-    in_flight: usize,
+    /// Request tasks handed to the resolver and not answered yet. By id, not a count: an
+    /// answer to a task of an earlier run (before a redrive) must not count for this one.
+    in_flight: BTreeSet<TaskId>,
 }
 
 pub(crate) struct EngineLoop {
@@ -200,7 +201,7 @@ impl EngineLoop {
     fn next_timer(&self) -> Option<Millis> {
         self.timers
             .iter()
-            .find(|(_, arn, _)| self.clock.scale > 0.0 || self.driven.get(arn).is_some_and(|d| d.in_flight == 0))
+            .find(|(_, arn, _)| self.clock.scale > 0.0 || self.driven.get(arn).is_some_and(|d| d.in_flight.is_empty()))
             .map(|(at, _, _)| *at)
     }
 
@@ -251,7 +252,7 @@ impl EngineLoop {
         let started = Driver::start(&mut self.store, &self.owner, r.machine, r.info, &r.definition, r.input, r.task_config);
         match started {
             Ok((driver, step)) => {
-                self.driven.insert(arn.clone(), Driven { driver, in_flight: 0 });
+                self.driven.insert(arn.clone(), Driven { driver, in_flight: BTreeSet::new() });
                 self.after_step(&arn, step);
                 Ok(())
             }
@@ -290,13 +291,15 @@ impl EngineLoop {
         match Driver::redrive(&mut self.store, &self.owner, arn, now) {
             Ok((driver, step)) => {
                 self.lost.remove(arn);
-                self.driven.insert(arn.to_owned(), Driven { driver, in_flight: 0 });
+                self.driven.insert(arn.to_owned(), Driven { driver, in_flight: BTreeSet::new() });
                 self.after_step(arn, step);
                 Ok(now)
             }
-            Err(DriverError::Store(crate::store::StoreError::NoExecution(_))) if self.store.execution(arn)?.is_none() => {
-                Err(ServiceError::ExecutionDoesNotExist(arn.to_owned()))
-            }
+            // No row, or (another process redrove it first) no longer an ended one.
+            Err(DriverError::Store(crate::store::StoreError::NoExecution(_))) => match self.store.execution(arn)? {
+                None => Err(ServiceError::ExecutionDoesNotExist(arn.to_owned())),
+                Some(row) => Err(ServiceError::ExecutionNotRedrivable(format!("{arn}: its status is {}", row.status))),
+            },
             Err(DriverError::NotRedrivable { arn, why }) => Err(ServiceError::ExecutionNotRedrivable(format!("{arn}: {why}"))),
             Err(e) => Err(ServiceError::Driver(e)),
         }
@@ -304,7 +307,9 @@ impl EngineLoop {
 
     fn answer(&mut self, arn: &str, task: TaskId, answer: TaskAnswer) {
         let Some(d) = self.driven.get_mut(arn) else { return };
-        d.in_flight = d.in_flight.saturating_sub(1);
+        if !d.in_flight.remove(&task) {
+            return;
+        }
         if !d.driver.is_pending(task) {
             return;
         }
@@ -359,7 +364,7 @@ impl EngineLoop {
 
     fn dispatch(&mut self, arn: &str, d: Dispatch) {
         let Some(driven) = self.driven.get_mut(arn) else { return };
-        driven.in_flight += 1;
+        driven.in_flight.insert(d.request.id);
         let resolver = Arc::clone(&self.resolver);
         let tx = self.tx.clone();
         let config = driven.driver.task_config().cloned();
@@ -421,7 +426,7 @@ impl EngineLoop {
                 // In deadline order: when the first is not due, none is.
                 self.timers.first().filter(|(at, _, _)| *at <= now).cloned()
             } else {
-                self.timers.iter().find(|(_, arn, _)| self.driven.get(arn).is_some_and(|d| d.in_flight == 0)).cloned()
+                self.timers.iter().find(|(_, arn, _)| self.driven.get(arn).is_some_and(|d| d.in_flight.is_empty())).cloned()
             };
             let Some(entry) = due else { return };
             self.timers.remove(&entry);
@@ -462,7 +467,7 @@ impl EngineLoop {
                 Claim::Claimed => match Driver::resume(&self.store, &arn) {
                     Ok((driver, resumed)) => {
                         self.lost.remove(&arn);
-                        self.driven.insert(arn.clone(), Driven { driver, in_flight: 0 });
+                        self.driven.insert(arn.clone(), Driven { driver, in_flight: BTreeSet::new() });
                         for (timer, at) in resumed.timers {
                             self.timers.insert((at, arn.clone(), timer));
                         }
@@ -487,7 +492,7 @@ impl EngineLoop {
         let Some(d) = self.driven.get(arn) else {
             return Progress::NotDriven { lost: self.lost.get(arn).cloned() };
         };
-        if d.in_flight == 0 && d.driver.waits_only_on_workers() {
+        if d.in_flight.is_empty() && d.driver.waits_only_on_workers() {
             Progress::WaitingOnWorkers(d.driver.waiting_states())
         } else {
             Progress::Running

@@ -123,6 +123,21 @@ impl ServiceError {
     }
 }
 
+/// A resource has at most this many tags.
+const MAX_TAGS: usize = 50;
+
+/// AWS's limits on tags given in one request: at most 50, keys of 1 to 128 characters, values
+/// of at most 256. Checked before anything is created with them.
+pub fn check_tags(tags: &[(String, String)]) -> Result<(), ServiceError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ServiceError::TooManyTags(format!("{} tags given; a resource has at most {MAX_TAGS}", tags.len())));
+    }
+    if let Some((k, _)) = tags.iter().find(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256) {
+        return Err(ServiceError::Validation(format!("tag '{k}': keys are 1 to 128 characters and values at most 256")));
+    }
+    Ok(())
+}
+
 /// AWS's rule for state machine, execution and activity names.
 pub fn check_name(name: &str) -> Result<(), ServiceError> {
     let bad = name.is_empty()
@@ -204,10 +219,14 @@ pub struct ExecutionDescription {
     /// Times redriven, and when last (`RedriveExecution`).
     pub redrive_count: u32,
     pub redrive_date: Option<Millis>,
+    /// AWS's `redriveStatus` (`REDRIVABLE`, `NOT_REDRIVABLE`…) when known.
+    pub redrive_status: Option<String>,
 }
 
 impl From<ExecutionRow> for ExecutionDescription {
     fn from(r: ExecutionRow) -> Self {
+        // EXPRESS executions are never redriven; a STANDARD one that ended unsuccessfully is.
+        let redrivable = r.info.machine_type == MachineType::Standard && matches!(r.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
         ExecutionDescription {
             execution_arn: r.arn,
             state_machine_arn: r.state_machine_arn,
@@ -221,6 +240,7 @@ impl From<ExecutionRow> for ExecutionDescription {
             cause: r.cause,
             redrive_count: r.redrive_count,
             redrive_date: r.redrive_ms,
+            redrive_status: Some(if redrivable { "REDRIVABLE" } else { "NOT_REDRIVABLE" }.to_owned()),
         }
     }
 }
@@ -650,13 +670,10 @@ impl LocalService {
         if found { Ok(()) } else { Err(ServiceError::ResourceNotFound(format!("Resource not found: '{arn}'"))) }
     }
 
-    /// `TagResource`: AWS's limits (at most 50 tags; keys of 1 to 128 characters, values of at
-    /// most 256) refuse the whole request.
+    /// `TagResource`: AWS's limits ([`check_tags`], and at most 50 tags on the resource after
+    /// it) refuse the whole request.
     pub async fn tag_resource(&self, arn: &str, tags: Vec<(String, String)>) -> Result<(), ServiceError> {
-        const MAX_TAGS: usize = 50;
-        if let Some((k, _)) = tags.iter().find(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256) {
-            return Err(ServiceError::Validation(format!("tag '{k}': keys are 1 to 128 characters and values at most 256")));
-        }
+        check_tags(&tags)?;
         self.tagged_resource(arn).await?;
         let a = arn.to_owned();
         blocking(self.store(), move |s| match s.tag_resource(&a, &tags, MAX_TAGS)? {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::asl::Severity;
 use crate::engine::{MachineType, Millis};
-use crate::runtime::service::{ExecutionDescription, LocalService, ServiceError, StartExecution};
+use crate::runtime::service::{ExecutionDescription, LocalService, ServiceError, StartExecution, check_tags};
 use crate::validate::{self, Options};
 
 /// An error answer: AWS's error name, what went wrong, and the HTTP status.
@@ -111,6 +111,7 @@ pub async fn call(service: &LocalService, operation: &str, body: &Map<String, Va
         "CreateActivity" => {
             let name = r.str("name")?;
             let tags = r.tags("tags")?;
+            check_tags(&tags)?;
             let arn = service.create_activity(name).await?;
             if !tags.is_empty() {
                 service.tag_resource(&arn, tags).await?;
@@ -312,6 +313,7 @@ async fn create_state_machine(service: &LocalService, r: Request<'_>) -> Answer 
     // The role is AWS's business; local executions report Stepwise's own.
     r.opt_str("roleArn")?;
     let tags = r.tags("tags")?;
+    check_tags(&tags)?;
     no_versions(r)?;
     let arn = service.create_state_machine(name, definition, machine_type(r)?).await?;
     if !tags.is_empty() {
@@ -394,12 +396,13 @@ fn execution_json(d: &ExecutionDescription, full: bool) -> Value {
         if let Some(cause) = &d.cause {
             out.insert("cause".into(), json!(cause));
         }
-        let (redrivable, reason) = match d.status.as_str() {
-            "FAILED" | "ABORTED" | "TIMED_OUT" => ("REDRIVABLE", None),
-            other => ("NOT_REDRIVABLE", Some(format!("Execution is {other} and cannot be redriven"))),
-        };
-        out.insert("redriveStatus".into(), json!(redrivable));
-        if let Some(reason) = reason {
+        let redrivable = d.redrive_status.as_deref() == Some("REDRIVABLE");
+        out.insert("redriveStatus".into(), json!(if redrivable { "REDRIVABLE" } else { "NOT_REDRIVABLE" }));
+        if !redrivable {
+            let reason = match d.status.as_str() {
+                "RUNNING" | "SUCCEEDED" => format!("Execution is {} and cannot be redriven", d.status),
+                _ => "EXPRESS executions cannot be redriven".to_owned(),
+            };
             out.insert("redriveStatusReason".into(), json!(reason));
         }
     }

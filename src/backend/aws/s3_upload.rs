@@ -376,7 +376,7 @@ async fn upload_part(target: &Target, upload_id: &str, part: Part) -> Result<(Pa
 }
 
 async fn complete(target: &Target, upload_id: &str, parts: Vec<CompletedPart>, size: u64) -> Result<String, UploadError> {
-    let count = parts.len();
+    let expected = Stored::expected(&parts, size, target.crc32);
     let request = target
         .client
         .complete_multipart_upload()
@@ -384,17 +384,16 @@ async fn complete(target: &Target, upload_id: &str, parts: Vec<CompletedPart>, s
         .key(&*target.key)
         .upload_id(upload_id)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build());
-    let mut tried = false;
     in_rounds(|| {
-        let again = std::mem::replace(&mut tried, true);
         let request = request.clone();
+        let expected = &expected;
         async move {
             match request.send().await {
                 Ok(output) => Ok(output.e_tag().unwrap_or_default().to_owned()),
                 // A complete whose answer was lost did complete: S3 has forgotten the upload
-                // and holds the object. Its size and part count say it is this upload's.
-                Err(e) if again && e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchUpload") => {
-                    completed_earlier(target, size, count).await.ok_or_else(|| classify(e, target))
+                // and holds the object (the SDK's own retry may be what meets this).
+                Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::code) == Some("NoSuchUpload") => {
+                    completed_earlier(target, expected).await.ok_or_else(|| classify(e, target))
                 }
                 Err(e) => Err(classify(e, target)),
             }
@@ -403,12 +402,84 @@ async fn complete(target: &Target, upload_id: &str, parts: Vec<CompletedPart>, s
     .await
 }
 
-/// The ETag of the object at the target when it is `size` bytes made of `count` parts.
-async fn completed_earlier(target: &Target, size: u64, count: usize) -> Option<String> {
-    let head = target.client.head_object().bucket(&*target.bucket).key(&*target.key).send().await.ok()?;
+/// What the object a multipart upload completes is known by, computed from its parts.
+struct Stored {
+    size: u64,
+    parts: usize,
+    /// S3's composite CRC32 (`BASE64-N`): CRC32 over the parts' CRC32s. Independent of
+    /// encryption, so the first choice when the parts went with CRC32s.
+    crc32: Option<String>,
+    /// S3's multipart ETag (`MD5-N`): MD5 over the parts' MD5s, when the parts' ETags are
+    /// MD5s (not so under SSE-KMS).
+    etag: Option<String>,
+}
+
+impl Stored {
+    fn expected(parts: &[CompletedPart], size: u64, crc32: bool) -> Stored {
+        use base64::Engine as _;
+        let crcs: Option<Vec<u32>> = parts
+            .iter()
+            .map(|p| {
+                let raw = base64::engine::general_purpose::STANDARD.decode(p.checksum_crc32()?).ok()?;
+                Some(u32::from_be_bytes(raw.try_into().ok()?))
+            })
+            .collect();
+        let md5s: Option<Vec<[u8; 16]>> =
+            parts.iter().map(|p| hex::decode(p.e_tag()?.trim_matches('"')).ok()?.try_into().ok()).collect();
+        Stored {
+            size,
+            parts: parts.len(),
+            crc32: crcs.filter(|_| crc32).map(|c| composite_crc32(&c)),
+            etag: md5s.map(|m| multipart_etag(&m)),
+        }
+    }
+}
+
+/// S3's composite CRC32 of a multipart object from its parts' CRC32s, as HeadObject gives it
+/// with checksum mode on: base64 of the CRC32 of the parts' big-endian CRC32s, then `-N`.
+pub fn composite_crc32(part_crcs: &[u32]) -> String {
+    use base64::Engine as _;
+    let mut hasher = crc32fast::Hasher::new();
+    for crc in part_crcs {
+        hasher.update(&crc.to_be_bytes());
+    }
+    format!("{}-{}", base64::engine::general_purpose::STANDARD.encode(hasher.finalize().to_be_bytes()), part_crcs.len())
+}
+
+/// S3's ETag of a multipart object from its parts' MD5s (unquoted): hex of the MD5 of the
+/// parts' MD5s, then `-N`.
+pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
+    use md5::Digest as _;
+    let mut hasher = md5::Md5::new();
+    for m in part_md5s {
+        hasher.update(m);
+    }
+    format!("{}-{}", hex::encode(hasher.finalize()), part_md5s.len())
+}
+
+/// The ETag of the object at the target when it is the one `expected` describes: its size,
+/// and its composite CRC32 or (failing that) its multipart ETag. With neither to compare, the
+/// part count in its ETag has to do.
+async fn completed_earlier(target: &Target, expected: &Stored) -> Option<String> {
+    let head = target
+        .client
+        .head_object()
+        .bucket(&*target.bucket)
+        .key(&*target.key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .ok()?;
     let etag = head.e_tag()?.to_owned();
-    let parts = etag.trim_matches('"').rsplit_once('-').map(|(_, n)| n.to_owned());
-    (head.content_length() == Some(to_i64(size)) && parts == Some(count.to_string())).then_some(etag)
+    if head.content_length() != Some(to_i64(expected.size)) {
+        return None;
+    }
+    let same = match (&expected.crc32, &expected.etag) {
+        (Some(crc), _) => head.checksum_crc32() == Some(crc.as_str()),
+        (None, Some(md5)) => etag.trim_matches('"') == md5,
+        (None, None) => etag.trim_matches('"').rsplit_once('-').map(|(_, n)| n) == Some(expected.parts.to_string().as_str()),
+    };
+    same.then_some(etag)
 }
 
 /// Runs `step` again, after a pause that doubles, while it fails with a fault that another
@@ -513,6 +584,9 @@ where
             // dispatch or construction failures; the SDK says so in the message.
             if detail.contains("credential") || detail.contains("identity") {
                 UploadError::Credentials { detail }
+            } else if matches!(error, SdkError::ConstructionFailure(_)) {
+                // The request could not be built: trying it again builds it the same way.
+                UploadError::Service { code: "InvalidRequest".into(), message: detail }
             } else {
                 UploadError::Network { detail }
             }

@@ -374,6 +374,7 @@ impl AwsSfn {
             cause: out.cause().map(str::to_owned),
             redrive_count: out.redrive_count().map_or(0, |n| u32::try_from(n).unwrap_or(0)),
             redrive_date: out.redrive_date().map(millis),
+            redrive_status: out.redrive_status().map(|s| s.as_str().to_owned()),
         })
     }
 
@@ -404,6 +405,7 @@ impl AwsSfn {
                 cause: None,
                 redrive_count: x.redrive_count().map_or(0, |n| u32::try_from(n).unwrap_or(0)),
                 redrive_date: x.redrive_date().map(millis),
+                redrive_status: None,
             }));
         }
         all.sort_by(|a, b| b.start_date.cmp(&a.start_date));
