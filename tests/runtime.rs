@@ -105,7 +105,7 @@ fn replay_rebuilds_the_execution_from_its_journal() {
     d.feed(&mut store, &owner, 1_000_500, messages[0].input.clone(), Some(messages[0].id)).unwrap();
     assert!(store.task_messages().unwrap().is_empty(), "consumed in the step");
     d.feed(&mut store, &owner, 1_001_000, Input::TaskSucceeded { task: lambda, output: json!({"ok": 1}) }, None).unwrap();
-    assert!(d.waits_only_on_workers() == false, "the Wait's timer is still pending");
+    assert!(!d.waits_only_on_workers(), "the Wait's timer is still pending");
 
     let (r, resumed) = Driver::resume(&store, arn).unwrap();
     assert_eq!(resumed.replayed, 2);

@@ -292,7 +292,7 @@ fn serve_redrives_a_failed_execution_over_the_api() {
         let page = server.sfn("ListExecutions", json!({ "stateMachineArn": machine_arn, "redriveFilter": filter }));
         page["executions"].as_array().unwrap().iter().map(|e| e["executionArn"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(listed("REDRIVEN"), [exec_arn.clone()]);
+    assert_eq!(listed("REDRIVEN"), std::slice::from_ref(&exec_arn));
     assert_eq!(listed("NOT_REDRIVEN"), [other]);
     let (_, code, _) = server.sfn_error("ListExecutions", json!({ "redriveFilter": "SOMETIMES" }).to_string().as_bytes());
     assert_eq!(code, "ValidationException");

@@ -640,24 +640,22 @@ impl Canvas {
             self.fit(ui, doc);
             self.fit_requested = false;
         }
-        if let Some(name) = self.center_on.take() {
-            if let Some(i) = doc.diagram.index_of(&name) {
+        if let Some(name) = self.center_on.take()
+            && let Some(i) = doc.diagram.index_of(&name) {
                 self.rect = full;
                 self.center(ui, from_pos(doc.positions.0[i]));
             }
-        }
 
         // A press on a handle starts a wire; while wiring the view neither pans nor drags.
         let meta = self.meta(ui);
         let (pressed, press_pos, mods) = ui.input(|i| (i.pointer.primary_pressed(), i.pointer.press_origin(), i.modifiers));
-        if pressed && self.wire.is_none() && !self.read_only {
-            if let Some(p) = press_pos.filter(|p| full.contains(*p)) {
+        if pressed && self.wire.is_none() && !self.read_only
+            && let Some(p) = press_pos.filter(|p| full.contains(*p)) {
                 let at = meta.screen_to_canvas_pos((p - full.min).to_pos2());
                 if let Some(from) = hit_handle(doc, at, meta.zoom) {
                     self.wire = Some(Wire { from });
                 }
             }
-        }
         let wiring = self.wire.is_some();
         let interactions = SettingsInteraction::new()
             .with_dragging_enabled(!wiring && !self.read_only)
@@ -778,13 +776,12 @@ impl Canvas {
         }
 
         // A palette item dropped on the canvas.
-        if let Some(item) = resp.response.dnd_release_payload::<PaletteItem>().filter(|_| !self.read_only) {
-            if let Some(p) = ui.input(|i| i.pointer.latest_pos()) {
+        if let Some(item) = resp.response.dnd_release_payload::<PaletteItem>().filter(|_| !self.read_only)
+            && let Some(p) = ui.input(|i| i.pointer.latest_pos()) {
                 let at = to_canvas(p);
                 let (scope, on_edge) = drop_target(doc, at);
                 out.commands.push(Command::AddState { item: *item, at: [at.x, at.y], scope, on_edge });
             }
-        }
 
         self.rename_ui(ui, doc, &to_screen, &mut out);
         self.minimap_ui(ui, doc, resp.response.rect, &pal);
@@ -809,7 +806,8 @@ impl Canvas {
             if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
                 done = Some(false);
             } else if resp.lost_focus() {
-                done = Some(ui.input(|i| i.key_pressed(egui::Key::Enter)) || true);
+                // Enter and a click elsewhere both keep the new name (as in a file manager).
+                done = Some(true);
             }
         });
         if let Some(commit) = done {

@@ -268,11 +268,10 @@ fn apply_inner(doc: &mut Document, cmd: Command) -> Result<Outcome, String> {
             Ok(Outcome { select: Some(to), ..Outcome::default() })
         }
         Command::SetField { state, field, value, coalesce } => {
-            if field == "Next" || field == "Default" {
-                if let Some(Value::String(t)) = &value {
+            if (field == "Next" || field == "Default")
+                && let Some(Value::String(t)) = &value {
                     check_same_scope(doc, &state, t)?;
                 }
-            }
             doc.checkpoint(coalesce.then(|| format!("{state}\u{1}{field}")));
             let (_, ptr, _) = model::find_state(&doc.root, &state).ok_or_else(|| format!("There is no state named \"{state}\"."))?;
             let obj = doc.root.pointer_mut(&ptr).and_then(Value::as_object_mut).ok_or_else(|| format!("\"{state}\" is not an object."))?;
@@ -385,11 +384,10 @@ fn add_state(doc: &mut Document, item: PaletteItem, at: [f32; 2], scope: &str, o
         PaletteItem::Type(t) => (t, edit::new_state(t, ql, None), t.name().to_string()),
         PaletteItem::Template(t) => (StateType::Task, t.state(ql), t.base_name().to_string()),
     };
-    if let PaletteItem::Template(_) = item {
-        if let Some(o) = state.as_object_mut() {
+    if let PaletteItem::Template(_) = item
+        && let Some(o) = state.as_object_mut() {
             o.insert("End".into(), Value::Bool(true));
         }
-    }
     let name = unique_name(&doc.root, &base);
     doc.checkpoint(None);
     // A new Parallel/Map holds one Pass so the container is valid and visible at once.

@@ -99,12 +99,11 @@ pub fn place(doc: &Document, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diagnostics
         .into_iter()
         .map(|mut d| {
-            if d.line.is_none() {
-                if let Some(p) = parsed.position(&d.location) {
+            if d.line.is_none()
+                && let Some(p) = parsed.position(&d.location) {
                     d.line = Some(p.line);
                     d.column = Some(p.column);
                 }
-            }
             d
         })
         .collect()
@@ -268,22 +267,21 @@ impl DeployDialog {
             let connected = connection.is_some();
             ui.horizontal(|ui| {
                 let can_check = connected && settings.is_ok() && self.busy.is_none() && doc.text_error.is_none();
-                if ui.add_enabled(can_check, egui::Button::new("Check")).on_hover_text("Validate (locally and, on AWS, with AWS) and show what a deploy would change").clicked() {
-                    if let Ok(s) = &settings {
+                if ui.add_enabled(can_check, egui::Button::new("Check")).on_hover_text("Validate (locally and, on AWS, with AWS) and show what a deploy would change").clicked()
+                    && let Ok(s) = &settings {
                         self.busy = Some(Busy::Checking);
                         self.report = None;
                         self.failure = None;
                         out.command = Some(DeployCommand::Preview { settings: s.clone(), definition: crate::asl::to_text(&doc.root, Format::Json) });
                     }
-                }
                 let blocked = self.deploy_blocked(doc, connected).or(settings.as_ref().err().map(|_| "Fix the settings first."));
                 let deploy = ui.add_enabled(blocked.is_none(), egui::Button::new("Deploy"));
                 let deploy = match blocked {
                     Some(why) => deploy.on_disabled_hover_text(why),
                     None => deploy,
                 };
-                if deploy.clicked() {
-                    if let Ok(s) = &settings {
+                if deploy.clicked()
+                    && let Ok(s) = &settings {
                         self.busy = Some(Busy::Deploying);
                         self.failure = None;
                         if !local && !self.role_arn.trim().is_empty() {
@@ -291,7 +289,6 @@ impl DeployDialog {
                         }
                         out.command = Some(DeployCommand::Deploy { settings: s.clone(), definition: crate::asl::to_text(&doc.root, Format::Json) });
                     }
-                }
                 match self.busy {
                     Some(Busy::Checking) => {
                         ui.spinner();

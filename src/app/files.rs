@@ -115,7 +115,7 @@ impl Recovery {
                 Some((p, r))
             })
             .collect();
-        out.sort_by(|a, b| b.1.saved_at.cmp(&a.1.saved_at));
+        out.sort_by_key(|r| std::cmp::Reverse(r.1.saved_at));
         out
     }
 

@@ -301,15 +301,14 @@ impl Inspector {
                     let key = format!("{name}\u{1}rulejson{i}");
                     let mut without_next = obj.clone();
                     without_next.shift_remove("Next");
-                    if let Some(Some(v)) = self.json_ui(ui, &key, "Condition (And / Or / Not)", Some(&Value::Object(without_next))) {
-                        if let Value::Object(mut m) = v {
+                    if let Some(Some(v)) = self.json_ui(ui, &key, "Condition (And / Or / Not)", Some(&Value::Object(without_next)))
+                        && let Value::Object(mut m) = v {
                             if let Some(n) = obj.get("Next") {
                                 m.insert("Next".into(), n.clone());
                             }
                             new_rules[i] = Value::Object(m);
                             changed = true;
                         }
-                    }
                 }
                 next_ui(ui, &format!("Next##{i}"), rule, siblings, false, |t| {
                     if let Some(t) = t {

@@ -429,13 +429,12 @@ impl DesignerApp {
         }
         let (label, local) = self.deploy_target();
         let out = self.deploy.ui(ctx, &self.doc, label.as_deref(), local);
-        if let Some(role) = out.remember_role {
-            if self.connection.role_arn.trim() != role {
+        if let Some(role) = out.remember_role
+            && self.connection.role_arn.trim() != role {
                 self.connection.role_arn = role;
                 let target = self.run.target.clone();
                 self.connection.save(&target);
             }
-        }
         if let Some(c) = out.command {
             self.run.send(crate::backend::Command::Deployment(c));
         }
@@ -633,11 +632,10 @@ impl DesignerApp {
         if press(Modifiers::NONE, Key::F) {
             self.canvas.fit_requested = true;
         }
-        if press(Modifiers::NONE, Key::F2) {
-            if let Some(s) = self.selected_state().map(str::to_string) {
+        if press(Modifiers::NONE, Key::F2)
+            && let Some(s) = self.selected_state().map(str::to_string) {
                 self.canvas.start_rename(&s);
             }
-        }
     }
 
     fn menu_ui(&mut self, ui: &mut egui::Ui) {
@@ -715,20 +713,18 @@ impl DesignerApp {
                     if ui.add_enabled(any, egui::Button::new("Duplicate").shortcut_text("Ctrl+D")).clicked() {
                         self.commands.push(Command::Duplicate(self.selection.clone()));
                     }
-                    if ui.add_enabled(self.selected_state().is_some(), egui::Button::new("Rename").shortcut_text("F2")).clicked() {
-                        if let Some(s) = self.selected_state().map(str::to_string) {
+                    if ui.add_enabled(self.selected_state().is_some(), egui::Button::new("Rename").shortcut_text("F2")).clicked()
+                        && let Some(s) = self.selected_state().map(str::to_string) {
                             self.tab = Tab::Diagram;
                             self.canvas.start_rename(&s);
                         }
-                    }
-                    if let Some(s) = self.selected_state().map(str::to_string) {
-                        if self.doc.diagram.index_of(&s).is_some_and(|i| self.doc.diagram.nodes[i].branches > 0) {
+                    if let Some(s) = self.selected_state().map(str::to_string)
+                        && self.doc.diagram.index_of(&s).is_some_and(|i| self.doc.diagram.nodes[i].branches > 0) {
                             let label = if self.doc.collapsed.contains(&s) { "Expand" } else { "Collapse" };
                             if ui.button(label).clicked() {
                                 self.commands.push(Command::ToggleCollapse(s));
                             }
                         }
-                    }
                     ui.separator();
                     if ui.add(egui::Button::new("Find state…").shortcut_text("Ctrl+F")).clicked() {
                         self.find = Some(String::new());
@@ -831,13 +827,12 @@ impl DesignerApp {
                     let (icon, colour) = if d.severity == Severity::Error { ("✖", pal.error) } else { ("⚠", pal.warning) };
                     let place = state.clone().unwrap_or_else(|| if d.location.is_empty() { "machine".into() } else { d.location.clone() });
                     let text = RichText::new(format!("{icon} {place}: {}", d.message)).color(colour);
-                    if ui.add(egui::Label::new(text).sense(egui::Sense::click())).on_hover_text(d.code).clicked() {
-                        if let Some(s) = state {
+                    if ui.add(egui::Label::new(text).sense(egui::Sense::click())).on_hover_text(d.code).clicked()
+                        && let Some(s) = state {
                             self.selection = vec![s.clone()];
                             self.canvas.center_on = Some(s);
                             self.tab = Tab::Diagram;
                         }
-                    }
                 }
             });
         });
@@ -922,6 +917,8 @@ impl DesignerApp {
                 });
             });
             match choice {
+                // A failed save keeps the question open (the save said why).
+                #[allow(clippy::collapsible_match)]
                 Some(0) => {
                     if self.save() {
                         self.pending = None;

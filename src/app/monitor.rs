@@ -137,11 +137,10 @@ pub fn executions_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
         }
     });
     ui.horizontal(|ui| {
-        if ui.button("⬆ Upload…").on_hover_text(format!("Upload videos to {} and start an execution for each", super::run::RAW_BUCKET)).clicked() {
-            if let Some(paths) = rfd::FileDialog::new().add_filter("Video", &["mp4", "mov", "m4v", "mkv", "webm", "avi"]).pick_files() {
+        if ui.button("⬆ Upload…").on_hover_text(format!("Upload videos to {} and start an execution for each", super::run::RAW_BUCKET)).clicked()
+            && let Some(paths) = rfd::FileDialog::new().add_filter("Video", &["mp4", "mov", "m4v", "mkv", "webm", "avi"]).pick_files() {
                 run.ingest(paths, doc);
             }
-        }
         ui.label(RichText::new("or drop files on the window").weak().small());
     });
     if ui.button("▶ Start execution…").on_hover_text("Start the open workflow with an input you type").clicked() {
@@ -243,11 +242,10 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
             {
                 command = Some(Command::Redrive(arn.clone()));
             }
-            if ui.button("Export history…").clicked() {
-                if let Some(path) = rfd::FileDialog::new().set_file_name(format!("{}.history.json", w.execution.name)).add_filter("JSON", &["json"]).save_file() {
+            if ui.button("Export history…").clicked()
+                && let Some(path) = rfd::FileDialog::new().set_file_name(format!("{}.history.json", w.execution.name)).add_filter("JSON", &["json"]).save_file() {
                     command = Some(Command::ExportHistory { arn, path });
                 }
-            }
         });
         if run.machine.as_ref().is_some_and(|(_, arn)| *arn != w.execution.state_machine_arn) {
             let other = w.execution.state_machine_arn.rsplit(':').next().unwrap_or("");

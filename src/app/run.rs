@@ -191,11 +191,10 @@ impl RunView {
     /// that takes seconds to fail, so it is let go on a thread of its own. A local one is
     /// ended here, because the next local backend needs its data directory free.
     pub fn shut_down(&mut self) {
-        if let Some(b) = self.backend.take() {
-            if self.is_aws() {
+        if let Some(b) = self.backend.take()
+            && self.is_aws() {
                 let _ = std::thread::Builder::new().name("stepwise-aws-close".into()).spawn(move || drop(b));
             }
-        }
     }
 
     pub fn send(&self, command: Command) {
@@ -240,14 +239,13 @@ impl RunView {
                 if state_machine_arn.is_none() || state_machine_arn == self.machine.as_ref().map(|m| m.1.clone()) {
                     self.executions = executions;
                     // The list also tells the watched execution's status.
-                    if let Some(w) = self.watched.as_mut() {
-                        if let Some(d) = self.executions.iter().find(|e| e.execution_arn == w.execution.execution_arn) {
+                    if let Some(w) = self.watched.as_mut()
+                        && let Some(d) = self.executions.iter().find(|e| e.execution_arn == w.execution.execution_arn) {
                             // AWS's list has no input or output: those come with the watched
                             // execution's own description, so only the status is taken here.
                             w.execution.status = d.status.clone();
                             w.execution.stop_date = d.stop_date;
                         }
-                    }
                 }
             }
             Update::History { execution, events } => {

@@ -121,11 +121,10 @@ pub fn add_state(root: &mut Value, scope_pointer: &str, name: &str, state: Value
     let states = states_mut(root, scope_pointer)?;
     let was_empty = states.is_empty();
     states.insert(name.into(), state);
-    if was_empty {
-        if let Some(scope) = root.pointer_mut(scope_pointer).and_then(Value::as_object_mut) {
+    if was_empty
+        && let Some(scope) = root.pointer_mut(scope_pointer).and_then(Value::as_object_mut) {
             scope.insert("StartAt".into(), json!(name));
         }
-    }
     Ok(())
 }
 
@@ -181,13 +180,12 @@ fn retarget_in_scope(root: &mut Value, scope_pointer: &str, name: &str, to: Opti
             }
         }
     }
-    if let Some(scope) = root.pointer_mut(scope_pointer).and_then(Value::as_object_mut) {
-        if scope.get("StartAt").and_then(Value::as_str) == Some(name) {
+    if let Some(scope) = root.pointer_mut(scope_pointer).and_then(Value::as_object_mut)
+        && scope.get("StartAt").and_then(Value::as_str) == Some(name) {
             let first = scope.get("States").and_then(Value::as_object).and_then(|s| s.keys().find(|k| *k != name).cloned());
             let new_start = to.map(str::to_string).or(first).unwrap_or_default();
             scope.insert("StartAt".into(), json!(new_start));
         }
-    }
 }
 
 /// Removes a state (and whatever it contains). Transitions into it go to its successor when it

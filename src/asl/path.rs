@@ -1892,6 +1892,8 @@ impl JsonPath {
                             }
                         }
                     }
+                    // Not a guard: an object the filter rejects is skipped, not an error below.
+                    #[allow(clippy::collapsible_match)]
                     Value::Object(_) => {
                         if self.accept(expr, node, env)? {
                             out.push(node);

@@ -423,26 +423,22 @@ fn resolve_plain(s: &str) -> Value {
         return Value::Number(n);
     }
     let unsigned = s.strip_prefix('+').unwrap_or(s);
-    if let Some(hex) = unsigned.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
+    if let Some(hex) = unsigned.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16) {
             return Value::Number(i.into());
         }
-    }
-    if let Some(oct) = unsigned.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
+    if let Some(oct) = unsigned.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8) {
             return Value::Number(i.into());
         }
-    }
     let looks_numeric = !unsigned.is_empty()
         && unsigned.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
         && unsigned.chars().any(|c| c.is_ascii_digit());
-    if looks_numeric {
-        if let Ok(f) = s.parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
+    if looks_numeric
+        && let Ok(f) = s.parse::<f64>()
+            && let Some(n) = Number::from_f64(f) {
                 return Value::Number(n);
             }
-        }
-    }
     Value::String(s.to_string())
 }
 

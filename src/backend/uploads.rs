@@ -91,15 +91,14 @@ impl UploadQueue {
     /// A queued file is dropped at once; a running upload stops at its next read (an S3
     /// multipart upload is then aborted) and says Cancelled.
     pub(crate) fn cancel(&self, id: UploadId) {
-        if let Ok(mut list) = self.list.lock() {
-            if let Some(u) = list.iter_mut().find(|u| u.id == id) {
+        if let Ok(mut list) = self.list.lock()
+            && let Some(u) = list.iter_mut().find(|u| u.id == id) {
                 match &u.state {
                     UploadState::Queued => u.state = UploadState::Cancelled,
                     UploadState::Uploading { progress, .. } => progress.cancel(),
                     _ => {}
                 }
             }
-        }
         publish(&self.list, &self.out);
     }
 
@@ -123,10 +122,9 @@ fn publish(list: &Mutex<Vec<Upload>>, out: &Out) {
 }
 
 fn set(list: &Mutex<Vec<Upload>>, out: &Out, id: UploadId, state: UploadState) {
-    if let Ok(mut l) = list.lock() {
-        if let Some(u) = l.iter_mut().find(|u| u.id == id) {
+    if let Ok(mut l) = list.lock()
+        && let Some(u) = l.iter_mut().find(|u| u.id == id) {
             u.state = state;
         }
-    }
     publish(list, out);
 }

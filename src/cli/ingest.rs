@@ -211,8 +211,8 @@ async fn wait_for(service: &LocalService, arn: &str, warned: &mut bool) -> Resul
         if d.status != "RUNNING" {
             return Ok(d);
         }
-        if let Progress::WaitingOnWorkers(states) = service.progress(arn).await? {
-            if !*warned {
+        if let Progress::WaitingOnWorkers(states) = service.progress(arn).await?
+            && !*warned {
                 *warned = true;
                 for (state, resource) in states {
                     eprintln!(
@@ -220,7 +220,6 @@ async fn wait_for(service: &LocalService, arn: &str, warned: &mut bool) -> Resul
                     );
                 }
             }
-        }
         // Until the next event: a worker may be answering.
         let mut events = service.subscribe();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), events.recv()).await;

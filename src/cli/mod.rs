@@ -426,12 +426,11 @@ fn fmt_files(files: &[PathBuf], check: bool, write: bool, target: Option<Format>
                 worst = worst.max(1);
             }
         } else if write {
-            if canonical.as_bytes() != bytes.as_slice() {
-                if let Err(e) = write_atomic(path, canonical.as_bytes()) {
+            if canonical.as_bytes() != bytes.as_slice()
+                && let Err(e) = write_atomic(path, canonical.as_bytes()) {
                     eprintln!("stepwise: cannot write {}: {e}", path.display());
                     worst = 2;
                 }
-            }
         } else {
             print!("{canonical}");
         }

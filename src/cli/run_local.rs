@@ -148,11 +148,10 @@ pub fn virtual_run(local: Local, data_dir: Option<PathBuf>) -> ExitCode {
         }
         (Ok(Ok(())), None) => result_object("RUNNING", None, None, None, events),
     };
-    if let (Some(_), None) = (&data_dir, driver.outcome()) {
-        if let Err(e) = store.release_execution(driver.arn(), &owner) {
+    if let (Some(_), None) = (&data_dir, driver.outcome())
+        && let Err(e) = store.release_execution(driver.arn(), &owner) {
             eprintln!("stepwise run: {e}");
         }
-    }
     println!("{out}");
     ExitCode::SUCCESS
 }
@@ -202,8 +201,8 @@ async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value
         .await?;
     let arn = started.execution_arn;
     let mut d = service.wait_for_execution(&arn, true).await?;
-    if d.status == "RUNNING" {
-        if let Progress::WaitingOnWorkers(states) = service.progress(&arn).await? {
+    if d.status == "RUNNING"
+        && let Progress::WaitingOnWorkers(states) = service.progress(&arn).await? {
             for (state, resource) in states {
                 eprintln!(
                     "stepwise run: state '{state}' waits for a worker or callback on {resource}: give its activity a worker profile (Settings → Workers), or stop this run and answer it with `stepwise worker --activity …`"
@@ -211,7 +210,6 @@ async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value
             }
             d = service.wait_for_execution(&arn, false).await?;
         }
-    }
     let events = if local.history { Some(service.full_history(&arn).await?) } else { None };
     service.shutdown().await?;
     Ok(result_object(&d.status, d.output, d.error, d.cause, events))

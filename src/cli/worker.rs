@@ -33,7 +33,6 @@ use clap::ValueEnum;
 
 use crate::backend::aws::{AwsError, AwsSfn, AwsTarget, Connection};
 use crate::runtime::service::{ServiceError, open_local_engine};
-use crate::runtime::video_check::VideoRules;
 use crate::runtime::workers::{self, WorkerKind, WorkerProfile, WorkerSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -71,7 +70,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
                     Some(WorkerKind::VideoCheck { rules }) => Some(rules),
                     _ => None,
                 })
-                .unwrap_or_else(VideoRules::default);
+                .unwrap_or_default();
             WorkerKind::VideoCheck { rules }
         }
         _ => return usage("give either --command 'CMD ARGS' or --builtin video-check"),

@@ -70,7 +70,7 @@ fn logical_id(name: &str, suffix: &str, taken: &mut Vec<String>) -> String {
         }
     }
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
-        id.insert_str(0, "R");
+        id.insert(0, 'R');
     }
     id.push_str(suffix);
     let base = id.clone();
@@ -257,11 +257,10 @@ pub fn export(definition: &Value, options: &ExportOptions) -> Template {
         let targets: Vec<String> = match &literal {
             Some(b) => {
                 let id = bucket_id(b, &mut buckets, &mut taken);
-                if let Some((field, _)) = &args {
-                    if let Some(v) = definition.pointer_mut(&format!("{pointer}/{field}/Bucket")) {
+                if let Some((field, _)) = &args
+                    && let Some(v) = definition.pointer_mut(&format!("{pointer}/{field}/Bucket")) {
                         *v = Value::String(format!("${{{id}}}"));
                     }
-                }
                 vec![id]
             }
             None if buckets.is_empty() => {

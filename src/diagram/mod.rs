@@ -467,12 +467,11 @@ impl Frames {
                 }
                 outer[i] = r.expand(CONTAINER_PAD / 2.0);
             }
-            if let Some((owner, b)) = d.nodes[i].parent {
-                if let Some(slot) = branches[owner].get_mut(b) {
+            if let Some((owner, b)) = d.nodes[i].parent
+                && let Some(slot) = branches[owner].get_mut(b) {
                     let r = outer[i].expand(CONTAINER_PAD / 2.0);
                     *slot = Some(slot.map_or(r, |s| s.union(r)));
                 }
-            }
         }
         let branches = branches
             .into_iter()

@@ -395,11 +395,10 @@ fn resource_parts(resource: &str) -> (String, String) {
     let parts: Vec<&str> = resource.splitn(6, ':').collect();
     if parts.len() == 6 && parts[2] == "states" && parts[4].is_empty() {
         let rest = parts[5];
-        if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
-            if let Some((svc, action)) = sdk.split_once(':') {
+        if let Some(sdk) = rest.strip_prefix("aws-sdk:")
+            && let Some((svc, action)) = sdk.split_once(':') {
                 return (format!("aws-sdk:{svc}"), action.to_owned());
             }
-        }
         if let Some((svc, action)) = rest.split_once(':') {
             return (svc.to_owned(), action.to_owned());
         }
@@ -654,11 +653,10 @@ impl Execution {
     }
 
     fn cancel_timer(&mut self, timer: Option<TimerId>) {
-        if let Some(t) = timer {
-            if self.timers.remove(t).is_some() {
+        if let Some(t) = timer
+            && self.timers.remove(t).is_some() {
                 self.commands.push(Command::CancelTimer(t));
             }
-        }
     }
 
     fn thread(&self, tid: ThreadId) -> Option<&Thread> {
@@ -820,7 +818,7 @@ impl Execution {
             .enumerate()
             .find(|(_, r)| matches(&r.errors))
         {
-            let Some(t) = self.thread_mut(tid) else { return None };
+            let t = self.thread_mut(tid)?;
             if t.retry_counts.len() < def.retriers.len() {
                 t.retry_counts.resize(def.retriers.len(), 0);
             }
@@ -1300,7 +1298,7 @@ impl Execution {
             None => plain_text(v),
         };
         let at = if let Some((path, v)) = seconds {
-            if path.as_deref() == Some(JSONATA_SOURCE) && !v.as_i64().is_some_and(|n| n >= 0) {
+            if path.as_deref() == Some(JSONATA_SOURCE) && v.as_i64().is_none_or(|n| n < 0) {
                 return Err(Failure::query(format!(
                     "The Seconds field must be a non-negative integer, but was: {}",
                     plain_text(&v)
@@ -1822,11 +1820,10 @@ impl Execution {
             }
         }
         if n == 0 {
-            return self.forked_result(tid, def, Vec::new()).map(|s| {
+            return self.forked_result(tid, def, Vec::new()).inspect(|_s| {
                 if def.kind == StateType::Map {
                     self.emit(tid, "MapStateSucceeded", Details::None);
                 }
-                s
             });
         }
         if let Some(t) = self.thread_mut(tid) {
@@ -1899,6 +1896,7 @@ impl Execution {
         Ok(Step::Wait)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn number_value(&self, def: &StateDef, name: &str, integer: bool, effective: &Value, states: &Value, context: &Value, vars: &Vars) -> Result<Option<f64>, Failure> {
         let (v, source) = if let Some(v) = def.field(name) {
             if def.is_jsonata() {

@@ -949,7 +949,9 @@ impl ExecutionModel {
             .filter_map(|&t| self.threads.get(t as usize).filter(|th| th.parent_attempt == attempt).map(|th| (th.index, t)))
             .collect();
         last.sort_unstable();
-        let (kept, rerun): (Vec<(u64, u32)>, Vec<(u64, u32)>) = last.into_iter().partition(|&(_, t)| self.child_succeeded(t));
+        // (slot, thread) of each child of the last attempt.
+        type Children = Vec<(u64, u32)>;
+        let (kept, rerun): (Children, Children) = last.into_iter().partition(|&(_, t)| self.child_succeeded(t));
         if let Some(e) = self.entries.get_mut(entry as usize) {
             e.redrive_of = prev;
             e.kept_children = kept.into_iter().map(|(_, t)| t).collect();

@@ -404,8 +404,8 @@ impl Driver {
                 }
             }
         }
-        if let Some(o) = self.exec.outcome() {
-            if !self.ended {
+        if let Some(o) = self.exec.outcome()
+            && !self.ended {
                 self.ended = true;
                 record.outcome = Some(OutcomeRow {
                     status: o.status.name().to_owned(),
@@ -419,7 +419,6 @@ impl Driver {
                 self.tasks.clear();
                 self.timers.clear();
             }
-        }
         Ok(Absorbed { record, step })
     }
 

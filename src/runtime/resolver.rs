@@ -57,6 +57,9 @@ impl TaskResolver for DefaultResolver {
     }
 }
 
+/// How many answers each state has had from its mocks, by state name.
+type AnswersByState = FxHashMap<String, u32>;
+
 /// Answers from the execution's mock configuration (`task_config.mockConfig`, the format of
 /// `stepwise run --mock-config`, with `machineName` and `testCase` for Step Functions Local
 /// files), then from the local buckets (`aws-sdk:s3:*` tasks and Map ItemReaders), then from
@@ -64,7 +67,7 @@ impl TaskResolver for DefaultResolver {
 #[derive(Debug, Default)]
 pub struct MockResolver {
     /// Per execution: its mocks, and how many answers each state has had from them.
-    executions: Mutex<FxHashMap<String, (MockConfig, FxHashMap<String, u32>)>>,
+    executions: Mutex<FxHashMap<String, (MockConfig, AnswersByState)>>,
     buckets: Option<LocalBuckets>,
 }
 

@@ -241,12 +241,11 @@ where
         };
     }
     let line = last_line(&stderr);
-    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line) {
-        if m.contains_key("error") || m.contains_key("cause") {
+    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(line)
+        && (m.contains_key("error") || m.contains_key("cause")) {
             let s = |k: &str| m.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
             return Answer::Failure { error: s("error"), cause: s("cause") };
         }
-    }
     let status = output.status.code().map_or_else(|| "a signal".to_owned(), |c| format!("status {c}"));
     let cause = if line.is_empty() {
         format!("'{program}' exited with {status}")

@@ -557,7 +557,9 @@ impl Store {
     /// processes cannot both claim it.
     pub fn claim_execution(&mut self, arn: &str, owner: &Owner, is_alive: &dyn Fn(&OwnerRecord) -> bool) -> Result<Claim> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, Option<String>, Option<i64>, Option<i64>)> = tx
+        // status, owner id, owner pid, lease.
+        type OwnerColumns = (String, Option<String>, Option<i64>, Option<i64>);
+        let row: Option<OwnerColumns> = tx
             .query_row(
                 "SELECT status, owner_id, owner_pid, owner_lease_ms FROM executions WHERE arn = ?1",
                 [arn],
@@ -568,8 +570,8 @@ impl Store {
         if status != "RUNNING" {
             return Ok(Claim::NotRunning);
         }
-        if let Some(id) = id {
-            if id != owner.id {
+        if let Some(id) = id
+            && id != owner.id {
                 let record = OwnerRecord {
                     id,
                     pid: pid.and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
@@ -579,7 +581,6 @@ impl Store {
                     return Ok(Claim::OwnedBy(record));
                 }
             }
-        }
         tx.execute(
             "UPDATE executions SET owner_id = ?2, owner_pid = ?3, owner_lease_ms = ?4 WHERE arn = ?1",
             params![arn, owner.id, owner.pid, now_wall_ms()],

@@ -51,12 +51,11 @@ pub fn validate(doc: &Document, options: &Options) -> Vec<Diagnostic> {
     v.run();
     let mut out = v.out;
     for d in &mut out {
-        if d.line.is_none() {
-            if let Some(p) = doc.position(&d.location) {
+        if d.line.is_none()
+            && let Some(p) = doc.position(&d.location) {
                 d.line = Some(p.line);
                 d.column = Some(p.column);
             }
-        }
     }
     out.sort_by(|a, b| (a.line, a.column, &a.location).cmp(&(b.line, b.column, &b.location)));
     out.dedup();

@@ -73,15 +73,14 @@ impl Validator<'_> {
             }
             None => None,
         };
-        if let Some(s) = start {
-            if !states.contains_key(s) {
+        if let Some(s) = start
+            && !states.contains_key(s) {
                 self.error(
                     codes::MISSING_TRANSITION_TARGET,
                     pointer_push(sp, "StartAt"),
                     format!("Missing 'Next' target: StartAt names \"{s}\", which is not a state in this scope."),
                 );
             }
-        }
         for (name, state) in states {
             self.state(scope, name, state);
         }
@@ -242,15 +241,14 @@ impl Validator<'_> {
             }
             StateType::Map => self.map(&sp, obj),
             StateType::Pass => {
-                if let Some(r) = obj.get("Result") {
-                    if has_dollar_key(r) {
+                if let Some(r) = obj.get("Result")
+                    && has_dollar_key(r) {
                         self.warning(
                             codes::PASS_RESULT_IS_STATIC,
                             pointer_push(&sp, "Result"),
                             "Result is static: keys ending in \".$\" are not evaluated here. Use Parameters to select from the input.",
                         );
                     }
-                }
             }
             StateType::Succeed => {}
         }
@@ -295,14 +293,13 @@ impl Validator<'_> {
         if let (Some(t), Some(h)) = (
             obj.get("TimeoutSeconds").and_then(Value::as_u64),
             obj.get("HeartbeatSeconds").and_then(Value::as_u64),
-        ) {
-            if h >= t {
+        )
+            && h >= t {
                 self.schema(
                     pointer_push(sp, "HeartbeatSeconds"),
                     format!("HeartbeatSeconds ({h}) must be smaller than TimeoutSeconds ({t})."),
                 );
             }
-        }
         match obj.get("Resource") {
             None => self.schema(sp, "These fields are required: [Resource]"),
             Some(Value::String(r)) => self.resource(&pointer_push(sp, "Resource"), r),
@@ -368,14 +365,13 @@ impl Validator<'_> {
         if n == 0 {
             self.schema(sp, "A Wait state needs exactly one of Seconds, SecondsPath, Timestamp or TimestampPath.");
         }
-        if let Some(Value::String(ts)) = obj.get("Timestamp") {
-            if !(ql == QueryLanguage::Jsonata && jsonata::template_body(ts).is_some()) && !is_rfc3339(ts) {
+        if let Some(Value::String(ts)) = obj.get("Timestamp")
+            && !(ql == QueryLanguage::Jsonata && jsonata::template_body(ts).is_some()) && !is_rfc3339(ts) {
                 self.schema(
                     pointer_push(sp, "Timestamp"),
                     format!("String does not match RFC3339 timestamp at {}: write it like 2026-03-14T01:59:00Z.", pointer_push(sp, "Timestamp")),
                 );
             }
-        }
     }
 
     fn map(&mut self, sp: &str, obj: &Map<String, Value>) {
@@ -387,11 +383,10 @@ impl Validator<'_> {
         self.exclusive(sp, obj, &["ToleratedFailurePercentage", "ToleratedFailurePercentagePath"]);
         self.exclusive(sp, obj, &["ItemsPath", "Items"]);
         self.exclusive(sp, obj, &["ItemSelector", "Parameters"]);
-        if let Some(p) = obj.get("ToleratedFailurePercentage").and_then(Value::as_f64) {
-            if !(0.0..=100.0).contains(&p) {
+        if let Some(p) = obj.get("ToleratedFailurePercentage").and_then(Value::as_f64)
+            && !(0.0..=100.0).contains(&p) {
                 self.schema(pointer_push(sp, "ToleratedFailurePercentage"), "ToleratedFailurePercentage must be between 0 and 100.");
             }
-        }
         let mut distributed = false;
         if let Some(ip) = obj.get("ItemProcessor").and_then(Value::as_object) {
             let pp = pointer_push(&pointer_push(sp, "ItemProcessor"), "ProcessorConfig");
@@ -443,11 +438,10 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Some(wc) = obj.get("ResultWriter").and_then(|w| w.get("WriterConfig")).and_then(Value::as_object) {
-            if !wc.contains_key("OutputType") {
+        if let Some(wc) = obj.get("ResultWriter").and_then(|w| w.get("WriterConfig")).and_then(Value::as_object)
+            && !wc.contains_key("OutputType") {
                 self.schema(format!("{sp}/ResultWriter/WriterConfig"), "These fields are required: [OutputType]");
             }
-        }
         if let Some(ir) = obj.get("ItemReader").and_then(Value::as_object) {
             if let Some(Value::String(r)) = ir.get("Resource") {
                 self.resource(&pointer_push(&pointer_push(sp, "ItemReader"), "Resource"), r);
@@ -650,13 +644,11 @@ impl Validator<'_> {
             self.schema(kp, format!("{op} compares with {what}."));
             return;
         }
-        if op.starts_with("Timestamp") && !op.ends_with("Path") {
-            if let Some(s) = v.as_str() {
-                if !is_rfc3339(s) {
+        if op.starts_with("Timestamp") && !op.ends_with("Path")
+            && let Some(s) = v.as_str()
+                && !is_rfc3339(s) {
                     self.schema(kp, format!("String does not match RFC3339 timestamp at {kp}."));
                 }
-            }
-        }
     }
 
     fn assign(&mut self, ap: &str, v: &Value, ql: QueryLanguage) {
@@ -679,16 +671,14 @@ impl Validator<'_> {
 
     /// Checks one field's value against its declared type.
     pub(super) fn field_value(&mut self, fp: &str, name: &str, ty: FieldType, v: &Value, ql: QueryLanguage) {
-        if ql == QueryLanguage::Jsonata {
-            if let Value::String(s) = v {
-                if jsonata::template_body(s).is_some()
+        if ql == QueryLanguage::Jsonata
+            && let Value::String(s) = v
+                && jsonata::template_body(s).is_some()
                     && matches!(ty, FieldType::PosInt | FieldType::NonNegInt | FieldType::Number | FieldType::String | FieldType::Bool)
                 {
                     self.jsonata_string(fp, s, true);
                     return;
                 }
-            }
-        }
         match ty {
             FieldType::String => self.expect_string(fp, name, v),
             FieldType::Bool => {
@@ -745,14 +735,13 @@ impl Validator<'_> {
     /// A JSONPath-mode payload template: `.$` keys hold a path or an intrinsic function.
     fn template(&mut self, tp: &str, obj: &Map<String, Value>) {
         for k in obj.keys() {
-            if let Some(plain) = k.strip_suffix(".$") {
-                if obj.contains_key(plain) {
+            if let Some(plain) = k.strip_suffix(".$")
+                && obj.contains_key(plain) {
                     self.schema(
                         pointer_push(tp, k),
                         format!("\"{plain}\" and \"{k}\" are both set; the output would have two fields named \"{plain}\". Keep one."),
                     );
                 }
-            }
         }
         for (k, v) in obj {
             let kp = pointer_push(tp, k);
@@ -956,18 +945,16 @@ fn check_arn(r: &str) -> Result<(), String> {
     if resource.is_empty() || resource.ends_with(':') {
         return Err("the resource part is empty or ends with ':'".into());
     }
-    if service == "lambda" {
-        if let Some(rest) = resource.strip_prefix("function:") {
-            if let Some((_, qualifier)) = rest.split_once(':') {
+    if service == "lambda"
+        && let Some(rest) = resource.strip_prefix("function:")
+            && let Some((_, qualifier)) = rest.split_once(':') {
                 let ok = qualifier == "$LATEST" || templated(qualifier) || qualifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 if !ok {
                     return Err(format!("\"{qualifier}\" is not a Lambda version or alias"));
                 }
             }
-        }
-    }
-    if service == "states" && parts[3].is_empty() && account.is_empty() {
-        if let Some(action) = resource.strip_prefix("dynamodb:") {
+    if service == "states" && parts[3].is_empty() && account.is_empty()
+        && let Some(action) = resource.strip_prefix("dynamodb:") {
             let action = action.split('.').next().unwrap_or(action);
             if !DYNAMODB_OPTIMIZED.contains(&action) {
                 return Err(format!(
@@ -975,7 +962,6 @@ fn check_arn(r: &str) -> Result<(), String> {
                 ));
             }
         }
-    }
     Ok(())
 }
 

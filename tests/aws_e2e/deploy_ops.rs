@@ -38,7 +38,7 @@ async fn aws_e2e_deploy_preview_and_update() {
     match one(on_aws(&sfn, preview(&definition, &settings)).await) {
         DeploymentUpdate::Preview { diff, exists, activities_to_create, diagnostics, .. } => {
             assert!(!exists && diff.is_none());
-            assert_eq!(activities_to_create, [activity.clone()]);
+            assert_eq!(activities_to_create, std::slice::from_ref(&activity));
             assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
         }
         other => panic!("{other:?}"),

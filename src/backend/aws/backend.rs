@@ -268,15 +268,14 @@ impl Serving {
     }
 
     async fn handle(&mut self, command: Command) {
-        if let Command::SendSuccess { token, .. } | Command::SendFailure { token, .. } | Command::Heartbeat { token } = &command {
-            if token.starts_with(PENDING_PREFIX) {
+        if let Command::SendSuccess { token, .. } | Command::SendFailure { token, .. } | Command::Heartbeat { token } = &command
+            && token.starts_with(PENDING_PREFIX) {
                 // A row the window did not take: its real token is with the worker that did.
                 return self.out.notice(
                     "AWS gives a task's token only to the worker that took it: this window can answer only the tasks it took itself (Take).",
                     true,
                 );
             }
-        }
         match command {
             Command::ListExecutions { state_machine_arn } => {
                 if self.listing.as_ref() != Some(&state_machine_arn) {
@@ -500,7 +499,7 @@ impl Serving {
         for m in self.sfn.list_state_machines().await? {
             all.extend(self.sfn.list_executions(&m.state_machine_arn, None).await?);
         }
-        all.sort_by(|a, b| b.start_date.cmp(&a.start_date));
+        all.sort_by_key(|e| std::cmp::Reverse(e.start_date));
         Ok(all)
     }
 

@@ -92,11 +92,10 @@ pub fn activity_uses(root: &Value) -> Vec<ActivityUse> {
             let here = pointer_push(&states_at, name);
             match state.get("Type").and_then(Value::as_str) {
                 Some("Task") => {
-                    if let Some(arn) = state.get("Resource").and_then(Value::as_str) {
-                        if let Some(activity) = crate::store::activity_name(arn) {
+                    if let Some(arn) = state.get("Resource").and_then(Value::as_str)
+                        && let Some(activity) = crate::store::activity_name(arn) {
                             out.push(ActivityUse { location: pointer_push(&here, "Resource"), arn: arn.to_owned(), name: activity.to_owned() });
                         }
-                    }
                 }
                 Some("Parallel") => {
                     if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
@@ -128,12 +127,11 @@ pub fn rewrite_activity_arns(root: &mut Value, arns: &[(String, String)]) -> Vec
     let mut rewrites = Vec::new();
     for u in activity_uses(root) {
         let Some((_, arn)) = arns.iter().find(|(n, _)| *n == u.name) else { continue };
-        if *arn != u.arn {
-            if let Some(slot) = root.pointer_mut(&u.location) {
+        if *arn != u.arn
+            && let Some(slot) = root.pointer_mut(&u.location) {
                 *slot = Value::String(arn.clone());
                 rewrites.push(Rewrite { location: u.location, from: u.arn, to: arn.clone() });
             }
-        }
     }
     rewrites
 }

@@ -90,8 +90,11 @@ pub fn event_json(e: &HistoryEvent) -> Value {
 
 // ---- generated: the details of each event type (from the SDK's own JSON names) ----
 
+/// Reads one `*EventDetails` member of an SDK event as JSON.
+type DetailsReader = fn(&HistoryEvent) -> Value;
+
 /// Every `*EventDetails` member of a history event: its JSON name and how to read it.
-const DETAILS: &[(&str, fn(&HistoryEvent) -> Value)] = &[
+const DETAILS: &[(&str, DetailsReader)] = &[
     ("activityFailedEventDetails", |e| e.activity_failed_event_details().to_json()),
     ("activityScheduleFailedEventDetails", |e| e.activity_schedule_failed_event_details().to_json()),
     ("activityScheduledEventDetails", |e| e.activity_scheduled_event_details().to_json()),

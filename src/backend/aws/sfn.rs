@@ -408,7 +408,7 @@ impl AwsSfn {
                 redrive_status: None,
             }));
         }
-        all.sort_by(|a, b| b.start_date.cmp(&a.start_date));
+        all.sort_by_key(|e| std::cmp::Reverse(e.start_date));
         Ok(all)
     }
 
