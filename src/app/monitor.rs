@@ -233,7 +233,7 @@ pub fn execution_ui(run: &mut RunView, ui: &mut egui::Ui, doc: &Document) {
             // The backend's word when it has one (an EXPRESS execution is never redriven).
             let redrivable = match w.execution.redrive_status.as_deref() {
                 Some(status) => status == "REDRIVABLE",
-                None => matches!(w.execution.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT"),
+                None => crate::engine::Status::name_ended_unsuccessfully(&w.execution.status),
             };
             if ui
                 .add_enabled(redrivable, egui::Button::new("↻ Redrive"))

@@ -170,6 +170,16 @@ impl Status {
             Status::Aborted => "ABORTED",
         }
     }
+
+    /// Failed, timed out or aborted: the ends a redrive goes on from.
+    pub fn ended_unsuccessfully(self) -> bool {
+        matches!(self, Status::Failed | Status::TimedOut | Status::Aborted)
+    }
+
+    /// [`Status::ended_unsuccessfully`] for a status as AWS and the store write it.
+    pub fn name_ended_unsuccessfully(name: &str) -> bool {
+        [Status::Failed, Status::TimedOut, Status::Aborted].iter().any(|s| s.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -496,9 +506,7 @@ impl Execution {
                 role_arn: self.info.role_arn.clone(),
             },
         );
-        if let Some(t) = self.machine.timeout_seconds {
-            self.new_timer(None, TimerPurpose::ExecutionTimeout, self.now + (t as i64) * 1000);
-        }
+        self.arm_execution_timeout();
         let start = self.machine.scopes[ROOT_SCOPE].start;
         let tid = self.spawn(ROOT_SCOPE, start, input, Vars::new(), None, 1);
         self.ready.push_back(tid);
@@ -510,12 +518,19 @@ impl Execution {
     pub fn can_redrive(&self) -> bool {
         self.info.machine_type == MachineType::Standard
             && self.redrive_point.is_some()
-            && self.outcome.as_ref().is_some_and(|o| matches!(o.status, Status::Failed | Status::Aborted | Status::TimedOut))
+            && self.outcome.as_ref().is_some_and(|o| o.status.ended_unsuccessfully())
     }
 
     /// How many times the execution was redriven.
     pub fn redrive_count(&self) -> u32 {
         self.redrive_count
+    }
+
+    /// Starts the machine's TimeoutSeconds, counted from now (the start, or a redrive).
+    fn arm_execution_timeout(&mut self) {
+        if let Some(t) = self.machine.timeout_seconds {
+            self.new_timer(None, TimerPurpose::ExecutionTimeout, self.now + (t as i64) * 1000);
+        }
     }
 
     /// Feeds one input at time `now` and runs until every thread waits again.
@@ -567,9 +582,7 @@ impl Execution {
         self.free_threads.clear();
         let previous = self.next_event_id - 1;
         let redriven = self.emit_raw(previous, "ExecutionRedriven", Details::Object(json!({"redriveCount": self.redrive_count})));
-        if let Some(t) = self.machine.timeout_seconds {
-            self.new_timer(None, TimerPurpose::ExecutionTimeout, self.now + (t as i64) * 1000);
-        }
+        self.arm_execution_timeout();
         let RedrivePoint { state, input, vars, kept } = *point;
         let tid = self.spawn(ROOT_SCOPE, state, input, vars, None, redriven);
         self.redrive_kept = kept.map(|k| (tid, state, k));

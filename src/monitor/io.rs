@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Entry, ExecutionModel, NONE, StateStatus, details_of, json_text_value};
+use super::{Entry, ExecutionModel, StateStatus, details_of, json_text_value};
 use crate::asl::model::{self, QueryLanguage, StateType};
 use crate::engine::history::iso_time;
 use crate::engine::io_jsonpath as jp;
@@ -354,9 +354,9 @@ fn children_result(model: &ExecutionModel, e: &Entry, notes: &mut Vec<String>) -
             continue;
         }
         let output = model
-            .entries
-            .get(thread.current as usize)
-            .filter(|c| c.exit_event != NONE && matches!(c.view.status, StateStatus::Succeeded | StateStatus::Caught))
+            .child_succeeded(t)
+            .then(|| model.entries.get(thread.current as usize))
+            .flatten()
             .and_then(|c| recorded(model, c).output);
         outputs.push((thread.index, output));
     }

@@ -188,7 +188,7 @@ impl Driver {
     /// written like any step, with `owner` driving it from then on.
     pub fn redrive(store: &mut Store, owner: &Owner, arn: &str, now: Millis) -> Result<(Driver, Step), DriverError> {
         let row = store.execution(arn)?.ok_or_else(|| StoreError::NoExecution(arn.to_owned()))?;
-        if !matches!(row.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT") {
+        if !crate::engine::Status::name_ended_unsuccessfully(&row.status) {
             return Err(DriverError::NotRedrivable { arn: arn.to_owned(), why: format!("its status is {}", row.status) });
         }
         let (mut d, _) = Driver::replay(store, arn, row)?;

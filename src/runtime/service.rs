@@ -226,7 +226,7 @@ pub struct ExecutionDescription {
 impl From<ExecutionRow> for ExecutionDescription {
     fn from(r: ExecutionRow) -> Self {
         // EXPRESS executions are never redriven; a STANDARD one that ended unsuccessfully is.
-        let redrivable = r.info.machine_type == MachineType::Standard && matches!(r.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
+        let redrivable = r.info.machine_type == MachineType::Standard && crate::engine::Status::name_ended_unsuccessfully(&r.status);
         ExecutionDescription {
             execution_arn: r.arn,
             state_machine_arn: r.state_machine_arn,

@@ -508,8 +508,8 @@ impl Store {
     pub fn record_step(&mut self, arn: &str, owner: &Owner, step: &StepRecord) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(count) = step.redriven {
-            // Only an execution that ended unsuccessfully runs again; from then on it is this
-            // owner's.
+            // Only an execution that ended unsuccessfully (`Status::ended_unsuccessfully`)
+            // runs again; from then on it is this owner's.
             let reopened = tx.execute(
                 "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop_ms = NULL,
                    redrive_count = ?2, redrive_ms = ?3, owner_id = ?4, owner_pid = ?5, owner_lease_ms = ?6
