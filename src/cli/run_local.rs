@@ -201,15 +201,18 @@ async fn drive(local: Local, time_scale: f64, data_dir: PathBuf) -> Result<Value
         .await?;
     let arn = started.execution_arn;
     let mut d = service.wait_for_execution(&arn, true).await?;
-    if d.status == "RUNNING"
-        && let Progress::WaitingOnWorkers(states) = service.progress(&arn).await? {
+    if d.status == "RUNNING" {
+        // It waited on workers a moment ago; a worker may already have moved it on, so say
+        // who is awaited if that is still so, and wait for the end either way.
+        if let Progress::WaitingOnWorkers(states) = service.progress(&arn).await? {
             for (state, resource) in states {
                 eprintln!(
                     "stepwise run: state '{state}' waits for a worker or callback on {resource}: give its activity a worker profile (Settings → Workers), or stop this run and answer it with `stepwise worker --activity …`"
                 );
             }
-            d = service.wait_for_execution(&arn, false).await?;
         }
+        d = service.wait_for_execution(&arn, false).await?;
+    }
     let events = if local.history { Some(service.full_history(&arn).await?) } else { None };
     service.shutdown().await?;
     Ok(result_object(&d.status, d.output, d.error, d.cause, events))
